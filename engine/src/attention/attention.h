@@ -1,0 +1,54 @@
+// The attention interface: every method (exact, skeinformer, ...) is one class
+// behind it, created by name through make_attention().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace skein {
+
+/// Shapes of one attention call, enough to size its workspace.
+struct AttentionShape {
+  int64_t num_seqs = 0;      // sequences in the packed batch
+  int64_t total_tokens = 0;  // rows of q, k, v
+  int64_t max_len = 0;       // longest sequence
+  int num_heads = 0;
+  int head_dim = 0;
+};
+
+/// One multi-head attention call over a packed batch. q, k, v and out are
+/// row-major [total_tokens, num_heads * head_dim]; head h owns columns
+/// [h * head_dim, (h + 1) * head_dim). Sequence s owns rows
+/// [seq_offsets[s], seq_offsets[s + 1]); attention never crosses sequences.
+struct AttentionProblem {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  float* out = nullptr;
+  std::span<const int64_t> seq_offsets;  // num_seqs + 1 entries, starting at 0
+  AttentionShape shape;
+};
+
+class AttentionMethod {
+ public:
+  virtual ~AttentionMethod() = default;
+  virtual std::string name() const = 0;
+  /// Scratch bytes run() needs for `shape` when called with `threads` OpenMP threads.
+  virtual size_t workspace_bytes(const AttentionShape& shape, int threads) const = 0;
+  /// Computes problem.out. Runs its own OpenMP parallel region (never call it
+  /// from inside one). `workspace` holds at least workspace_bytes() bytes,
+  /// 64-byte aligned.
+  virtual void run(const AttentionProblem& problem, std::span<std::byte> workspace) const = 0;
+};
+
+/// Creates the method called `name` with its parameters (the model.json
+/// "attention" object). Throws skein::Error naming an unknown method or a bad
+/// parameter.
+std::unique_ptr<AttentionMethod> make_attention(const nlohmann::json& spec);
+
+}  // namespace skein
