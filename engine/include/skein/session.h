@@ -1,0 +1,58 @@
+// skein::Session: runs inputs through a Model. One session per thread; many
+// sessions may share one Model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "skein/model.h"
+#include "skein/profile.h"
+#include "skein/tensor.h"
+
+namespace skein {
+
+struct SessionOptions {
+  int threads = 0;        // OpenMP threads for this session's kernels; 0 = all cores
+  uint64_t seed = 0;      // seed of randomized attention methods
+};
+
+/// Outputs of one run, one row per batch item.
+struct RunResult {
+  Matrix logits;  // [batch, num_classes]
+  Matrix pooled;  // [batch, width]: pooled encoder output (dual: [x0, x1, x0*x1, x0-x1])
+};
+
+class SessionImpl;
+
+class Session {
+ public:
+  Session(std::shared_ptr<const Model> model, SessionOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  /// Runs a batch. `sequences` holds each item's real token ids (no padding);
+  /// a dual model takes 2 × batch sequences, every item's first tower first,
+  /// then every item's second tower. `padded_length` is the length the
+  /// reference model would have padded to (MEAN pooling divides by it); 0 means
+  /// the model's max_seq_len. Sequences must be non-empty and no longer than
+  /// padded_length. Throws skein::Error on bad input.
+  RunResult run(std::span<const std::span<const int32_t>> sequences, int64_t padded_length = 0);
+
+  /// Per-node and per-layer profile accumulated over runs since reset_profile().
+  Profile profile() const;
+  void reset_profile();
+
+  const SessionOptions& options() const;
+  /// Threads this session's kernels use (options().threads, or all cores for 0).
+  int threads() const;
+  const Model& model() const;
+
+ private:
+  std::unique_ptr<SessionImpl> impl_;
+};
+
+}  // namespace skein
