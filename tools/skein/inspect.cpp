@@ -50,7 +50,7 @@ int inspect_command(int argc, char** argv) {
   }
   std::printf("  arena: %lld bytes for %lld bytes of tensors (reuse saves %.0f%%)\n",
               static_cast<long long>(plan.arena_bytes), static_cast<long long>(sum),
-              sum > 0 ? 100.0 * static_cast<double>(sum - plan.arena_bytes) / sum : 0.0);
+              sum > 0 ? 100.0 * static_cast<double>(sum - plan.arena_bytes) / static_cast<double>(sum) : 0.0);
   return kExitOk;
 }
 

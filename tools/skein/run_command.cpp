@@ -42,7 +42,7 @@ TokenRows read_tower(const SafetensorsFile& file, const std::string& ids_name,
   const TensorInfo& ids = require_tensor(file, ids_name);
   std::string where = file.path() + ": tensor '" + ids_name + "'";
   if (ids.dtype != Dtype::I32 && ids.dtype != Dtype::I64) {
-    throw Error(where + " has dtype " + dtype_name(ids.dtype) + ", expected I32 or I64");
+    throw Error(where + " has dtype " + std::string(dtype_name(ids.dtype)) + ", expected I32 or I64");
   }
   if (ids.shape.size() != 2 || ids.shape[0] < 1 || ids.shape[1] < 1) {
     throw Error(where + " must have shape [batch, n] with batch, n >= 1");
@@ -53,7 +53,7 @@ TokenRows read_tower(const SafetensorsFile& file, const std::string& ids_name,
   if (mask) {
     std::string mwhere = file.path() + ": tensor '" + mask_name + "'";
     if (mask->dtype != Dtype::I32 && mask->dtype != Dtype::I64 && mask->dtype != Dtype::F32) {
-      throw Error(mwhere + " has dtype " + dtype_name(mask->dtype) + ", expected I32, I64 or F32");
+      throw Error(mwhere + " has dtype " + std::string(dtype_name(mask->dtype)) + ", expected I32, I64 or F32");
     }
     if (mask->shape != ids.shape) throw Error(mwhere + " must have the shape of '" + ids_name + "'");
   }

@@ -232,7 +232,7 @@ class GraphBuilder {
         wctx.field(role).fail("tensor '" + tname + "' is not in " + weights_.path());
       }
       if (info->dtype != Dtype::F32) {
-        wctx.field(role).fail("tensor '" + tname + "' has dtype " + dtype_name(info->dtype) +
+        wctx.field(role).fail("tensor '" + tname + "' has dtype " + std::string(dtype_name(info->dtype)) +
                               ", expected F32");
       }
       used_weights_.insert(tname);
