@@ -1,0 +1,224 @@
+"""The reference model: the Long Range Arena encoder of the Skeinformer and
+Nystromformer papers, in the module layout of their public code
+(mlpen/Nystromformer, LRA/code/model.py and model_wrapper.py), so that state
+dicts saved by that code load here unchanged and skein can be checked against
+this file.
+
+Pre-LayerNorm encoder: token + learned position embedding; per layer
+X += ff(Attn(norm1(X))), X += mlp(norm2(X)) with a GELU MLP; final LayerNorm,
+output multiplied by the mask; pooling MEAN (over the padded length) or CLS;
+head Linear -> ReLU -> Linear. The dual-tower variant (LRA retrieval) encodes
+two sequences with the same encoder and classifies
+[X0, X1, X0 * X1, X0 - X1].
+
+Only softmax attention is implemented: this is what skein's exact attention
+must reproduce. The config is the LRA code's dictionary; the keys read here are
+vocab_size, embedding_dim (== transformer_dim), transformer_dim,
+transformer_hidden_dim, head_dim, num_head, num_layers, max_seq_len,
+pooling_mode ("MEAN" or "CLS"), num_classes, attn_type ("softmax"), and
+optionally dropout_prob / attention_dropout (training only; 0 when absent) and
+tied_weights (must be false).
+
+Inputs: ids [batch, n] integer token ids, mask [batch, n] with 1 for real tokens
+and 0 for padding. forward() returns (logits, pooled); call .eval() first.
+"""
+import math
+
+import torch
+from torch import nn
+
+
+class Embeddings(nn.Module):
+    """Token embedding plus learned position embedding (positions 0..n-1)."""
+
+    def __init__(self, config):
+        super().__init__()
+        if config["embedding_dim"] != config["transformer_dim"]:
+            raise ValueError(f"config: embedding_dim {config['embedding_dim']} != "
+                             f"transformer_dim {config['transformer_dim']}")
+        dim = config["embedding_dim"]
+        self.word_embeddings = nn.Embedding(config["vocab_size"], dim)
+        nn.init.normal_(self.word_embeddings.weight, std=0.02)
+        self.position_embeddings = nn.Embedding(config["max_seq_len"], dim)
+        nn.init.normal_(self.position_embeddings.weight, std=0.02)
+        self.dropout = nn.Dropout(p=config.get("dropout_prob", 0.0))
+
+    def forward(self, input_ids):
+        positions = torch.arange(input_ids.size(1), device=input_ids.device)
+        return self.dropout(self.word_embeddings(input_ids) + self.position_embeddings(positions)[None])
+
+
+class SoftmaxAttention(nn.Module):
+    """Exact attention; padded keys get -1e6 added before the softmax, as in the LRA code."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.drop_attn = nn.Dropout(p=config.get("attention_dropout", 0.0))
+        self.head_dim = config["head_dim"]
+
+    def forward(self, Q, K, V, mask):
+        dot = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(self.head_dim)
+        dot = dot - 1e6 * (1 - mask[:, None, None, :])
+        return torch.matmul(self.drop_attn(torch.softmax(dot, dim=-1)), V)
+
+
+class Attention(nn.Module):
+    """Multi-head attention: W_q, W_k, W_v project dim -> num_head * head_dim, ff projects back."""
+
+    def __init__(self, config):
+        super().__init__()
+        if config["attn_type"] != "softmax":
+            raise ValueError(f"config: attn_type {config['attn_type']!r}: the reference model "
+                             f"implements 'softmax' only")
+        dim = config["transformer_dim"]
+        self.num_head = config["num_head"]
+        self.head_dim = config["head_dim"]
+        inner = self.num_head * self.head_dim
+        self.W_q = nn.Linear(dim, inner)
+        self.W_k = nn.Linear(dim, inner)
+        self.W_v = nn.Linear(dim, inner)
+        self.attn = SoftmaxAttention(config)
+        self.ff = nn.Linear(inner, dim)
+
+    def forward(self, X, mask):
+        Q = self.split_heads(self.W_q(X))
+        K = self.split_heads(self.W_k(X))
+        V = self.split_heads(self.W_v(X))
+        return self.ff(self.combine_heads(self.attn(Q, K, V, mask)))
+
+    def split_heads(self, X):
+        return X.reshape(X.size(0), X.size(1), self.num_head, self.head_dim).transpose(1, 2)
+
+    def combine_heads(self, X):
+        X = X.transpose(1, 2)
+        return X.reshape(X.size(0), X.size(1), self.num_head * self.head_dim)
+
+
+class Transformer(nn.Module):
+    """One pre-LayerNorm encoder layer."""
+
+    def __init__(self, config):
+        super().__init__()
+        dim, hidden = config["transformer_dim"], config["transformer_hidden_dim"]
+        p = config.get("dropout_prob", 0.0)
+        self.norm1 = nn.LayerNorm(dim)
+        self.mha = Attention(config)
+        self.dropout1 = nn.Dropout(p=p)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlpblock = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(p=p), nn.Linear(hidden, dim), nn.Dropout(p=p))
+
+    def forward(self, X, mask):
+        X = self.dropout1(self.mha(self.norm1(X), mask)) + X
+        return self.mlpblock(self.norm2(X)) + X
+
+
+class Model(nn.Module):
+    """The encoder: embeddings, transformer_0 .. transformer_{L-1}, final norm; padded rows are zeroed."""
+
+    def __init__(self, config):
+        super().__init__()
+        if config.get("tied_weights", False):
+            raise ValueError("config: tied_weights true is not supported (one set of weights per layer)")
+        self.num_layers = config["num_layers"]
+        self.embeddings = Embeddings(config)
+        for idx in range(self.num_layers):
+            setattr(self, f"transformer_{idx}", Transformer(config))
+        self.norm = nn.LayerNorm(config["transformer_dim"])
+
+    def forward(self, input_ids, mask):
+        X = self.embeddings(input_ids)
+        for idx in range(self.num_layers):
+            X = getattr(self, f"transformer_{idx}")(X, mask)
+        return self.norm(X) * mask[:, :, None]
+
+
+def pooling(inp, mode):
+    """CLS: the first row. MEAN: mean over the padded length (padded rows are zero)."""
+    if mode == "CLS":
+        return inp[:, 0, :]
+    if mode == "MEAN":
+        return inp.mean(dim=1)
+    raise ValueError(f"config: pooling_mode {mode!r}: expected 'MEAN' or 'CLS'")
+
+
+def append_cls(inp, mask, vocab_size):
+    """Prepends the CLS id (vocab_size - 1) and drops the last position, keeping the length n."""
+    batch_size = inp.size(0)
+    cls_id = torch.full((batch_size, 1), vocab_size - 1, dtype=inp.dtype, device=inp.device)
+    cls_mask = torch.ones((batch_size, 1), dtype=mask.dtype, device=mask.device)
+    return torch.cat([cls_id, inp[:, :-1]], dim=-1), torch.cat([cls_mask, mask[:, :-1]], dim=-1)
+
+
+class SCHead(nn.Module):
+    """Sequence classification head: pool, then Linear -> ReLU -> Linear."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.pooling_mode = config["pooling_mode"]
+        self.mlpblock = nn.Sequential(
+            nn.Linear(config["transformer_dim"], config["transformer_hidden_dim"]),
+            nn.ReLU(),
+            nn.Linear(config["transformer_hidden_dim"], config["num_classes"]))
+
+    def forward(self, inp):
+        pooled = pooling(inp, self.pooling_mode)
+        return self.mlpblock(pooled), pooled
+
+
+class SCHeadDual(nn.Module):
+    """Two-tower head: classifies [X0, X1, X0 * X1, X0 - X1] of the two pooled sequences."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.pooling_mode = config["pooling_mode"]
+        self.mlpblock = nn.Sequential(
+            nn.Linear(config["transformer_dim"] * 4, config["transformer_hidden_dim"]),
+            nn.ReLU(),
+            nn.Linear(config["transformer_hidden_dim"], config["num_classes"]))
+
+    def forward(self, inp_0, inp_1):
+        X_0 = pooling(inp_0, self.pooling_mode)
+        X_1 = pooling(inp_1, self.pooling_mode)
+        pooled = torch.cat([X_0, X_1, X_0 * X_1, X_0 - X_1], dim=-1)
+        return self.mlpblock(pooled), pooled
+
+
+def _prepare(ids, mask, pooling_mode, vocab_size):
+    """Casts to the dtypes the modules expect and applies append_cls for CLS pooling."""
+    ids, mask = ids.long(), mask.float()
+    if pooling_mode == "CLS":
+        ids, mask = append_cls(ids, mask, vocab_size)
+    return ids, mask
+
+
+class ModelForSC(nn.Module):
+    """Single-sequence classifier. forward(ids [B, n], mask [B, n]) -> (logits [B, C], pooled [B, dim])."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.pooling_mode = config["pooling_mode"]
+        self.vocab_size = config["vocab_size"]
+        self.model = Model(config)
+        self.seq_classifer = SCHead(config)  # sic: the public code's spelling, kept for its state dicts
+
+    def forward(self, input_ids_0, mask_0):
+        input_ids_0, mask_0 = _prepare(input_ids_0, mask_0, self.pooling_mode, self.vocab_size)
+        return self.seq_classifer(self.model(input_ids_0, mask_0))
+
+
+class ModelForSCDual(nn.Module):
+    """Two-tower classifier (LRA retrieval). forward(ids_0, ids_1, mask_0, mask_1), the public
+    code's argument order -> (logits [B, C], pooled [B, 4 * dim])."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.pooling_mode = config["pooling_mode"]
+        self.vocab_size = config["vocab_size"]
+        self.model = Model(config)
+        self.seq_classifer = SCHeadDual(config)
+
+    def forward(self, input_ids_0, input_ids_1, mask_0, mask_1):
+        input_ids_0, mask_0 = _prepare(input_ids_0, mask_0, self.pooling_mode, self.vocab_size)
+        input_ids_1, mask_1 = _prepare(input_ids_1, mask_1, self.pooling_mode, self.vocab_size)
+        return self.seq_classifer(self.model(input_ids_0, mask_0), self.model(input_ids_1, mask_1))
