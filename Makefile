@@ -17,7 +17,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	./$(BUILD)/skein classify --model models/default --profile examples/*.txt
+	./$(BUILD)/skein classify --model models/default --profile models/default/examples/*.txt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -11,9 +11,6 @@ in eval mode. Exits 1 if any difference exceeds TOLERANCE or any run fails.
 Input files: `ids` [batch, n] (I32 or I64) and `mask` [batch, n] (I32 or F32;
 1 = real token, 0 = padding, padding always after the real tokens); dual-tower
 models also get `ids_1` and `mask_1` for the second tower.
-
-Without the C++ engine, `--skein tests/parity/graph_interpreter.py` (a numpy
-reading of docs/FORMAT.md) checks the exporter and this harness.
 """
 import argparse
 import json
