@@ -3,7 +3,7 @@ BUILD ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build demo test clean format
+.PHONY: all deps configure build demo test test-release test-sanitize clean format
 
 all: build
 
@@ -17,13 +17,21 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	./$(BUILD)/skein classify --model models/default --profile models/default/examples/*.txt
+	./$(BUILD)/skein classify --model models/default --profile --repeat 5 models/default/examples/*.txt
 
-test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+# The whole suite on the Release build, then the unit tests under ASan + UBSan.
+test: test-release test-sanitize
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure
+
+test-sanitize: deps
+	@cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DSKEIN_SANITIZE=ON --log-level=WARNING
+	@cmake --build $(BUILD)-sanitize -j $(JOBS) --target skein_tests
+	cd $(BUILD)-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -R '^unit$$'
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-sanitize
