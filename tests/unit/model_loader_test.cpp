@@ -87,8 +87,8 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       "arity", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"l0.up", "l0.up"}; },
       "node 'gelu-0' (#10).inputs: op 'gelu' takes 1 inputs, got 2");
   expect_rejected(
-      "unused_output", [](TinyModel& m) { node_named(m, "head_relu")["inputs"] = {"pooled"}; },
-      "node 'head_up': its output 'h1' is never used");
+      "unused_output", [](TinyModel& m) { node_named(m, "attn_res-0")["inputs"] = {"x0", "x0"}; },
+      "node 'o-0': its output 'l0.o' is never used");
   expect_rejected(
       "extra_weight",
       [](TinyModel& m) {

@@ -74,7 +74,10 @@ TEST_CASE("bad inputs are errors and leave the session usable") {
     return session.run(one, padded);
   };
   CHECK_THROWS_WITH_AS(run(empty, 0), doctest::Contains("sequence 0 is empty"), skein::Error);
-  CHECK_THROWS_WITH_AS(run(too_long, 0), doctest::Contains("padded length 33 is outside"),
+  CHECK_THROWS_WITH_AS(run(too_long, 0),
+                       doctest::Contains("has 33 tokens, more than the padded length 32"),
+                       skein::Error);
+  CHECK_THROWS_WITH_AS(run(ok, 33), doctest::Contains("padded length 33 is outside [1, max_seq_len = 32]"),
                        skein::Error);
   CHECK_THROWS_WITH_AS(run(ok, 3), doctest::Contains("has 4 tokens, more than the padded length 3"),
                        skein::Error);
