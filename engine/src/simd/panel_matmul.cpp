@@ -1,0 +1,114 @@
+#include "simd/panel_matmul.h"
+
+namespace skein::simd {
+namespace {
+
+// Rows per register tile: kMaxTileRows × 2 accumulators + 2 A vectors + 1
+// broadcast B value = 15 of the 16 AVX2 vector registers.
+constexpr size_t kMaxTileRows = 6;
+
+enum class Update { kAssign, kAssignTrackMax, kScaledAdd };
+
+// The per-column vectors the updates use besides C.
+struct Columns {
+  const float* scale = nullptr;  // kScaledAdd
+  float* max = nullptr;          // kAssignTrackMax
+};
+
+template <size_t kRows, Update kUpdate>
+void tile(const float* a, size_t lda, StridedMatrix b, size_t depth, float* c, size_t ldc,
+          Columns columns) {
+  Batch acc[kRows][2];
+  const float* b_row[kRows];
+#pragma GCC unroll 8
+  for (size_t r = 0; r < kRows; ++r) {
+    acc[r][0] = acc[r][1] = Batch(0.0f);
+    b_row[r] = b.data + static_cast<ptrdiff_t>(r) * b.row_stride;
+  }
+  for (size_t k = 0; k < depth; ++k) {
+    const Batch a0 = Batch::load_aligned(a + k * lda);
+    const Batch a1 = Batch::load_aligned(a + k * lda + kLanes);
+    const ptrdiff_t b_at = static_cast<ptrdiff_t>(k) * b.depth_stride;
+#pragma GCC unroll 8
+    for (size_t r = 0; r < kRows; ++r) {
+      const Batch b_value(b_row[r][b_at]);
+      acc[r][0] = xsimd::fma(b_value, a0, acc[r][0]);
+      acc[r][1] = xsimd::fma(b_value, a1, acc[r][1]);
+    }
+  }
+  if constexpr (kUpdate == Update::kAssignTrackMax) {
+    Batch max0 = Batch::load_aligned(columns.max);
+    Batch max1 = Batch::load_aligned(columns.max + kLanes);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < kRows; ++r) {
+      max0 = xsimd::max(acc[r][0], max0);
+      max1 = xsimd::max(acc[r][1], max1);
+    }
+    max0.store_aligned(columns.max);
+    max1.store_aligned(columns.max + kLanes);
+  }
+  if constexpr (kUpdate == Update::kScaledAdd) {
+    const Batch scale0 = Batch::load_aligned(columns.scale);
+    const Batch scale1 = Batch::load_aligned(columns.scale + kLanes);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < kRows; ++r) {
+      float* c_row = c + r * ldc;
+      acc[r][0] = xsimd::fma(Batch::load_aligned(c_row), scale0, acc[r][0]);
+      acc[r][1] = xsimd::fma(Batch::load_aligned(c_row + kLanes), scale1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (size_t r = 0; r < kRows; ++r) {
+    acc[r][0].store_aligned(c + r * ldc);
+    acc[r][1].store_aligned(c + r * ldc + kLanes);
+  }
+}
+
+template <Update kUpdate>
+void tile_of_height(size_t rows, const float* a, size_t lda, StridedMatrix b, size_t depth,
+                    float* c, size_t ldc, Columns columns) {
+  switch (rows) {
+    case 1: return tile<1, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 2: return tile<2, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 3: return tile<3, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 4: return tile<4, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 5: return tile<5, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    default: return tile<6, kUpdate>(a, lda, b, depth, c, ldc, columns);
+  }
+}
+
+// Splits the rows into tiles of near-equal height (e.g. 32 = 6+6+5+5+5+5, not
+// 6·5+2): a tile with few rows has too few independent accumulators to keep
+// both FMA pipes busy.
+template <Update kUpdate>
+void panel(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth, float* c,
+           size_t ldc, Columns columns) {
+  const size_t tiles = (rows + kMaxTileRows - 1) / kMaxTileRows;
+  size_t r = 0;
+  for (size_t t = 0; t < tiles; ++t) {
+    const size_t height = rows / tiles + (t < rows % tiles ? 1 : 0);
+    const StridedMatrix b_tile{b.data + static_cast<ptrdiff_t>(r) * b.row_stride, b.row_stride,
+                               b.depth_stride};
+    tile_of_height<kUpdate>(height, a, lda, b_tile, depth, c + r * ldc, ldc, columns);
+    r += height;
+  }
+}
+
+}  // namespace
+
+void panel_matmul(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth, float* c,
+                  size_t ldc) {
+  panel<Update::kAssign>(a, lda, b, rows, depth, c, ldc, Columns{});
+}
+
+void panel_matmul_max(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
+                      float* c, size_t ldc, float* column_max) {
+  panel<Update::kAssignTrackMax>(a, lda, b, rows, depth, c, ldc, Columns{nullptr, column_max});
+}
+
+void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows,
+                             size_t depth, float* c, size_t ldc, const float* column_scale) {
+  panel<Update::kScaledAdd>(a, lda, b, rows, depth, c, ldc, Columns{column_scale, nullptr});
+}
+
+}  // namespace skein::simd
