@@ -191,7 +191,9 @@ json parse_header(std::string_view text, std::string_view source) {
     // double (1e400) is an out_of_range error instead. what() is
     // "[json.exception.<kind>.<id>] <message>": keep the message.
     std::string_view what = e.what();
-    what.remove_prefix(std::min(what.size(), what.find("] ") + 2));
+    if (const size_t end = what.find("] "); end != std::string_view::npos) {
+      what.remove_prefix(end + 2);
+    }
     fail(source, "header is not valid JSON: " + printable(what, 300));
   }
   if (duplicate) fail(source, *duplicate);
