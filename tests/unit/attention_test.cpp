@@ -11,8 +11,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
-#include <nlohmann/json.hpp>
 #include <skein/error.h>
+#include <nlohmann/json.hpp>
 
 #include "attention/attention.h"
 #include "attention/exact.h"
@@ -30,11 +30,11 @@ class GuardedWorkspace {
  public:
   explicit GuardedWorkspace(size_t bytes)
       : bytes_(bytes),
-        data_(static_cast<std::byte*>(::operator new(bytes + kGuardBytes, std::align_val_t{64}))) {
+        data_(static_cast<std::byte*>(::operator new (bytes + kGuardBytes, std::align_val_t{64}))) {
     std::memset(data_, 0xFF, bytes_);  // NaN floats: run() must not read before writing
     std::memset(data_ + bytes_, static_cast<int>(kGuardByte), kGuardBytes);
   }
-  ~GuardedWorkspace() { ::operator delete(data_, std::align_val_t{64}); }
+  ~GuardedWorkspace() { ::operator delete (data_, std::align_val_t{64}); }
   GuardedWorkspace(const GuardedWorkspace&) = delete;
   GuardedWorkspace& operator=(const GuardedWorkspace&) = delete;
 

@@ -66,7 +66,8 @@ TEST_CASE("exp is accurate over its whole finite range") {
   // A dense sweep (the exhaustive check over all floats is too slow for a unit test).
   constexpr int kSteps = 1 << 20;
   std::vector<float> in(kSteps), out(kSteps);
-  for (int i = 0; i < kSteps; ++i) in[i] = -86.98f + (88.72f + 86.98f) * static_cast<float>(i) / kSteps;
+  for (int i = 0; i < kSteps; ++i)
+    in[i] = -86.98f + (88.72f + 86.98f) * static_cast<float>(i) / kSteps;
   simd::exp(in.data(), out.data(), in.size());
   double worst = 0.0;
   for (int i = 0; i < kSteps; ++i) {
@@ -77,8 +78,8 @@ TEST_CASE("exp is accurate over its whole finite range") {
 
 TEST_CASE("exp of extreme inputs") {
   // x < -86.99 flushes to 0 (documented in exp.h); overflow gives +inf; NaN stays NaN.
-  const std::vector<float> in{-1000.0f, -104.0f, -87.5f, -kInf, 0.0f,  -0.0f,
-                              1e-30f,   88.0f,   88.72f, 88.73f, 1000.0f, kInf, kNaN};
+  const std::vector<float> in{-1000.0f, -104.0f, -87.5f, -kInf,   0.0f, -0.0f, 1e-30f,
+                              88.0f,    88.72f,  88.73f, 1000.0f, kInf, kNaN};
   std::vector<float> out(in.size());
   simd::exp(in.data(), out.data(), in.size());
   CHECK(out[0] == 0.0f);
@@ -146,7 +147,8 @@ TEST_CASE("scale and axpy match their references and stop at n") {
     std::vector<float> y = random_values(n, -1.0f, 1.0f, 6), y_ref = y;
     axpy(-1.7f, x.data(), y.data(), n);
     ref::axpy(-1.7f, x.data(), y_ref.data(), n);
-    for (size_t i = 0; i < n; ++i) CHECK(std::fabs(y[i] - y_ref[i]) <= 1e-6f);  // fused vs not: 1 rounding
+    for (size_t i = 0; i < n; ++i)
+      CHECK(std::fabs(y[i] - y_ref[i]) <= 1e-6f);  // fused vs not: 1 rounding
     CHECK(guard_intact(y, n));
   }
 }
@@ -183,9 +185,8 @@ TEST_CASE("softmax of huge logits stays finite, and a NaN poisons the row") {
 }
 
 // Plain C = B·A (or C ⊙ scale + B·A) on the panel layout, in double.
-std::vector<float> panel_reference(const std::vector<float>& a, const StridedMatrix& b,
-                                   size_t rows, size_t depth, const std::vector<float>& c,
-                                   const float* scale) {
+std::vector<float> panel_reference(const std::vector<float>& a, const StridedMatrix& b, size_t rows,
+                                   size_t depth, const std::vector<float>& c, const float* scale) {
   std::vector<float> expected(rows * kPanelWidth);
   for (size_t r = 0; r < rows; ++r) {
     for (size_t col = 0; col < kPanelWidth; ++col) {
@@ -201,7 +202,9 @@ std::vector<float> panel_reference(const std::vector<float>& a, const StridedMat
   return expected;
 }
 
-TEST_CASE("panel_matmul and its variants match a plain product for every tile height and both B layouts") {
+TEST_CASE(
+    "panel_matmul and its variants match a plain product for every tile height and both B "
+    "layouts") {
   for (size_t rows : {1, 2, 3, 4, 5, 6, 7, 11, 13, 32, 64}) {
     for (size_t depth : {1, 7, 33, 64}) {
       CAPTURE(rows);
@@ -216,16 +219,19 @@ TEST_CASE("panel_matmul and its variants match a plain product for every tile he
       const std::vector<float> b_storage = random_values(ld * ld, -1.0f, 1.0f, 9);
       const std::vector<float> a_copy(a.begin(), a.end());
       const std::vector<float, xsimd::aligned_allocator<float, 64>> scale(kPanelWidth, 0.5f);
-      for (const StridedMatrix b : {StridedMatrix{b_storage.data() + 1, static_cast<ptrdiff_t>(ld), 1},
-                                    StridedMatrix{b_storage.data() + 1, 1, static_cast<ptrdiff_t>(ld)}}) {
+      for (const StridedMatrix b :
+           {StridedMatrix{b_storage.data() + 1, static_cast<ptrdiff_t>(ld), 1},
+            StridedMatrix{b_storage.data() + 1, 1, static_cast<ptrdiff_t>(ld)}}) {
         std::vector<float, xsimd::aligned_allocator<float, 64>> c(rows * kPanelWidth + kGuard,
                                                                   kGuardValue);
         panel_matmul(a.data(), kPanelWidth, b, rows, depth, c.data(), kPanelWidth);
-        const std::vector<float> c_copy(c.begin(), c.begin() + static_cast<ptrdiff_t>(rows * kPanelWidth));
+        const std::vector<float> c_copy(c.begin(),
+                                        c.begin() + static_cast<ptrdiff_t>(rows * kPanelWidth));
         std::vector<float> expected = panel_reference(a_copy, b, rows, depth, c_copy, nullptr);
         // depth-term dot products of O(1) values: error <= depth·2^-24·depth.
         const float tolerance = 1e-6f * static_cast<float>(depth);
-        for (size_t i = 0; i < expected.size(); ++i) CHECK(std::fabs(c[i] - expected[i]) <= tolerance);
+        for (size_t i = 0; i < expected.size(); ++i)
+          CHECK(std::fabs(c[i] - expected[i]) <= tolerance);
 
         std::vector<float, xsimd::aligned_allocator<float, 64>> column_max(kPanelWidth, 0.25f);
         panel_matmul_max(a.data(), kPanelWidth, b, rows, depth, c.data(), kPanelWidth,
@@ -235,12 +241,14 @@ TEST_CASE("panel_matmul and its variants match a plain product for every tile he
           for (size_t r = 0; r < rows; ++r) largest = std::max(largest, c[r * kPanelWidth + col]);
           CHECK(column_max[col] == largest);
         }
-        for (size_t i = 0; i < expected.size(); ++i) CHECK(c[i] == c_copy[i]);  // same C as panel_matmul
+        for (size_t i = 0; i < expected.size(); ++i)
+          CHECK(c[i] == c_copy[i]);  // same C as panel_matmul
 
         expected = panel_reference(a_copy, b, rows, depth, c_copy, scale.data());
         panel_matmul_scaled_add(a.data(), kPanelWidth, b, rows, depth, c.data(), kPanelWidth,
                                 scale.data());
-        for (size_t i = 0; i < expected.size(); ++i) CHECK(std::fabs(c[i] - expected[i]) <= tolerance);
+        for (size_t i = 0; i < expected.size(); ++i)
+          CHECK(std::fabs(c[i] - expected[i]) <= tolerance);
         for (size_t i = rows * kPanelWidth; i < c.size(); ++i) CHECK(c[i] == kGuardValue);
       }
     }

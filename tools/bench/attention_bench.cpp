@@ -42,7 +42,7 @@ Options parse(int argc, char** argv) {
 }
 
 struct AlignedFree {
-  void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{64}); }
+  void operator()(std::byte* p) const { ::operator delete (p, std::align_val_t{64}); }
 };
 
 void bench(int64_t n, int heads, int head_dim, const Options& options) {
@@ -60,7 +60,7 @@ void bench(int64_t n, int heads, int head_dim, const Options& options) {
   const skein::ExactAttention exact;
   const size_t bytes = exact.workspace_bytes(shape, options.threads);
   std::unique_ptr<std::byte, AlignedFree> workspace(
-      static_cast<std::byte*>(::operator new(bytes, std::align_val_t{64})));
+      static_cast<std::byte*>(::operator new (bytes, std::align_val_t{64})));
 
   exact.run(problem, {workspace.get(), bytes});  // warm-up
   std::vector<double> ms;
@@ -76,7 +76,8 @@ void bench(int64_t n, int heads, int head_dim, const Options& options) {
   const double median = ms[ms.size() / 2];
   const double gflops = skein::exact_attention_flops(offsets, heads, head_dim) / (median * 1e6);
   std::printf("%6lld %5d %8d %8zu %10.2f %10.2f %9.1f %8.1f%%\n", static_cast<long long>(n), heads,
-              head_dim, ms.size(), median, ms.front(), gflops, 100.0 * gflops / options.peak_gflops);
+              head_dim, ms.size(), median, ms.front(), gflops,
+              100.0 * gflops / options.peak_gflops);
 }
 
 }  // namespace

@@ -25,19 +25,32 @@ using simd::kPanelWidth;
 // sweeping the sequence's keys in blocks of kKeyBlock. Each key block is
 // copied to contiguous scratch once per task, then every panel (kPanelWidth
 // queries) of the query block reuses it from L2; one panel's score tile
-// (kKeyBlock × kPanelWidth floats, 12 KiB) stays in L1. Block sizes measured
-// on the build machine (n = 4096, one thread): query blocks of 64 rows ran at
-// ~35 GFLOP/s, 128 and 256 at ~55-67 (256 best for head_dim 32); copying the
-// key/value blocks instead of reading them strided in place gained ~10%.
+// (kKeyBlock × kPanelWidth floats, 12 KiB) stays in L1.
+//
+// Measured on the build machine (single thread, n = 4096, 2 heads, CPU-time
+// GFLOP/s, best of interleaved runs on a shared and noisy host):
+// - query blocks of 64 rows: ~35; 128 or 256 rows: ~55 (fewer passes over K
+//   and V per flop); copying key/value blocks to scratch instead of reading
+//   them strided in place: ~58-67. Key blocks of 96-384 were within noise.
+// - the products through simd::panel_matmul (xsimd register tiles): 58
+//   (head_dim 32) and 66 (head_dim 64); the same online-softmax loop with
+//   oneDNN 2.6 matmul primitives for Q·Kᵀ and P·V (row-major tiles, its best
+//   blocks 256 × 512, full blocks only): 56.5 and 62.5. We keep the xsimd
+//   kernels: slightly faster, any tail shape without extra primitives, and
+//   they fuse the block max and the accumulator rescale into the products.
 constexpr size_t kQueryBlock = 256;
 constexpr size_t kKeyBlock = 192;
 static_assert(kQueryBlock % kPanelWidth == 0);
 
 constexpr size_t kAlignment = 64;
 
-size_t aligned_size(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+size_t aligned_size(size_t bytes) {
+  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+}
 
-size_t float_bytes(size_t count) { return aligned_size(count * sizeof(float)); }
+size_t float_bytes(size_t count) {
+  return aligned_size(count * sizeof(float));
+}
 
 // A thread's scratch, carved from the workspace. The "_t" arrays are
 // transposed (one row per feature, one column per query) because the kernels
@@ -124,8 +137,8 @@ void check_problem(const AttentionProblem& problem) {
 // turn the scores into e^(score - new max) and rescale the running sum by
 // e^(old max - new max). The same factor, left in `rescale`, rescales the
 // output accumulator.
-void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max,
-                    float* row_sum, float* rescale) {
+void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
+                    float* rescale) {
   for (size_t half = 0; half < kPanelWidth; half += kLanes) {
     const Batch max = Batch::load_aligned(new_max + half);
     Batch block_sum(0.0f);
@@ -137,7 +150,8 @@ void update_softmax(float* probs, size_t keys, const float* new_max, float* row_
     }
     // On the first key block the old max is -inf and the factor e^-inf = 0.
     const Batch factor = simd::exp(Batch::load_aligned(row_max + half) - max);
-    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum).store_aligned(row_sum + half);
+    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
+        .store_aligned(row_sum + half);
     max.store_aligned(row_max + half);
     factor.store_aligned(rescale + half);
   }
@@ -151,7 +165,7 @@ void copy_rows(const float* from, size_t ld, size_t rows, size_t head_dim, float
 }
 
 struct QueryBlock {
-  int64_t seq_begin;    // first row of the sequence
+  int64_t seq_begin;  // first row of the sequence
   int64_t seq_len;
   int64_t first_query;  // within the sequence
   int64_t queries;
@@ -218,7 +232,9 @@ void attend(const AttentionProblem& problem, const QueryBlock& block, const Scra
 
 size_t ExactAttention::workspace_bytes(const AttentionShape& shape, int threads) const {
   check_shape(shape);
-  if (threads < 1) throw Error("exact attention: threads must be >= 1, got " + std::to_string(threads));
+  if (threads < 1) {
+    throw Error("exact attention: threads must be >= 1, got " + std::to_string(threads));
+  }
   return task_index_bytes(shape.num_seqs) +
          static_cast<size_t>(threads) * scratch_bytes(static_cast<size_t>(shape.head_dim));
 }
@@ -237,8 +253,8 @@ void ExactAttention::run(const AttentionProblem& problem, std::span<std::byte> w
   }
   // A workspace sized for fewer threads than OpenMP offers caps the thread
   // count; results do not depend on it.
-  const int threads = static_cast<int>(std::min<size_t>(
-      static_cast<size_t>(omp_get_max_threads()), (workspace.size() - shared) / per_thread));
+  const int threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(omp_get_max_threads()),
+                                                        (workspace.size() - shared) / per_thread));
 
   // Tasks are (sequence, head, query block), numbered sequence-major.
   auto* first_task = reinterpret_cast<int64_t*>(workspace.data());
@@ -255,8 +271,8 @@ void ExactAttention::run(const AttentionProblem& problem, std::span<std::byte> w
   std::byte* scratch_base = workspace.data() + shared;
 #pragma omp parallel num_threads(threads)
   {
-    const Scratch scratch =
-        carve_scratch(scratch_base + static_cast<size_t>(omp_get_thread_num()) * per_thread, head_dim);
+    const Scratch scratch = carve_scratch(
+        scratch_base + static_cast<size_t>(omp_get_thread_num()) * per_thread, head_dim);
     // Dynamic: tasks of different sequences differ in cost (∝ length). Each
     // output element is computed by one task in a fixed order, so results are
     // identical for any thread count and schedule.

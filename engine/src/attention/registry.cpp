@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
 #include <skein/error.h>
+#include <nlohmann/json.hpp>
 
 #include "attention/attention.h"
 #include "attention/exact.h"
@@ -15,7 +15,7 @@ namespace {
 
 struct MethodEntry {
   std::string_view name;
-  // Builds the method from its parameters (the spec minus "method"); throws
+  // Builds the method from its whole spec ("method" included); throws
   // skein::Error on a bad or unknown parameter.
   std::unique_ptr<AttentionMethod> (*create)(const nlohmann::json& spec);
 };
@@ -25,9 +25,9 @@ std::string known_methods();
 // `accepted` lists the method's parameters, for the message.
 [[noreturn]] void throw_unknown_parameter(std::string_view method, const std::string& parameter,
                                           std::string_view accepted) {
-  throw Error("attention method \"" + std::string(method) + "\": unknown parameter \"" +
-              parameter + "\" (it accepts: " + std::string(accepted) +
-              "; known methods: " + known_methods() + ")");
+  throw Error("attention method \"" + std::string(method) + "\": unknown parameter \"" + parameter +
+              "\" (it accepts: " + std::string(accepted) + "; known methods: " + known_methods() +
+              ")");
 }
 
 std::unique_ptr<AttentionMethod> create_exact(const nlohmann::json& spec) {
@@ -61,7 +61,8 @@ std::unique_ptr<AttentionMethod> make_attention(const nlohmann::json& spec) {
   for (const MethodEntry& entry : kMethods) {
     if (entry.name == method) return entry.create(spec);
   }
-  throw Error("unknown attention method \"" + method + "\" (known methods: " + known_methods() + ")");
+  throw Error("unknown attention method \"" + method + "\" (known methods: " + known_methods() +
+              ")");
 }
 
 }  // namespace skein

@@ -9,7 +9,8 @@ namespace skein::simd {
 void scale(float* x, size_t n, float alpha) {
   const Batch factor(alpha);
   size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) (Batch::load_unaligned(x + i) * factor).store_unaligned(x + i);
+  for (; i + kLanes <= n; i += kLanes)
+    (Batch::load_unaligned(x + i) * factor).store_unaligned(x + i);
   for (; i < n; ++i) x[i] *= alpha;
 }
 
@@ -17,7 +18,8 @@ void axpy(float alpha, const float* x, float* y, size_t n) {
   const Batch factor(alpha);
   size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    xsimd::fma(factor, Batch::load_unaligned(x + i), Batch::load_unaligned(y + i)).store_unaligned(y + i);
+    xsimd::fma(factor, Batch::load_unaligned(x + i), Batch::load_unaligned(y + i))
+        .store_unaligned(y + i);
   }
   for (; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);
 }

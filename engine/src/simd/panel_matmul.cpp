@@ -68,12 +68,18 @@ template <Update kUpdate>
 void tile_of_height(size_t rows, const float* a, size_t lda, StridedMatrix b, size_t depth,
                     float* c, size_t ldc, Columns columns) {
   switch (rows) {
-    case 1: return tile<1, kUpdate>(a, lda, b, depth, c, ldc, columns);
-    case 2: return tile<2, kUpdate>(a, lda, b, depth, c, ldc, columns);
-    case 3: return tile<3, kUpdate>(a, lda, b, depth, c, ldc, columns);
-    case 4: return tile<4, kUpdate>(a, lda, b, depth, c, ldc, columns);
-    case 5: return tile<5, kUpdate>(a, lda, b, depth, c, ldc, columns);
-    default: return tile<6, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 1:
+      return tile<1, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 2:
+      return tile<2, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 3:
+      return tile<3, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 4:
+      return tile<4, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    case 5:
+      return tile<5, kUpdate>(a, lda, b, depth, c, ldc, columns);
+    default:
+      return tile<6, kUpdate>(a, lda, b, depth, c, ldc, columns);
   }
 }
 
@@ -106,8 +112,8 @@ void panel_matmul_max(const float* a, size_t lda, StridedMatrix b, size_t rows, 
   panel<Update::kAssignTrackMax>(a, lda, b, rows, depth, c, ldc, Columns{nullptr, column_max});
 }
 
-void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows,
-                             size_t depth, float* c, size_t ldc, const float* column_scale) {
+void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
+                             float* c, size_t ldc, const float* column_scale) {
   panel<Update::kScaledAdd>(a, lda, b, rows, depth, c, ldc, Columns{column_scale, nullptr});
 }
 

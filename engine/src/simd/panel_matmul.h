@@ -3,19 +3,14 @@
 //   C[r][0..kPanelWidth) = Σ_k B(r, k) · A[k][0..kPanelWidth)      for r < rows
 //
 // The result is vectorised across the panel's kPanelWidth columns (two
-// Batches), so its tails are the caller's business: it pads A with zero
-// columns to the full width. A is packed (row k at a + k·lda, aligned to the
-// vector size). B is read in place through two strides, so it can be a
+// Batches); a caller with fewer columns pads A with zeros to the full width. A is packed (row k at
+// a + k·lda, aligned to the vector size). B is read in place through two strides, so it can be a
 // row-major matrix (B(r, k) = b[r·ld + k]) or the transpose of one
 // (B(r, k) = b[k·ld + r]); rows and depth can be anything >= 1.
 //
-// Attention uses it for both of its products with the packed q/k/v layout,
-// without copying K or V: scoresᵀ = K·Q_blockᵀ and out_blockᵀ += Vᵀ·P_blockᵀ.
-//
-// Why this and not oneDNN: the tiles are small (64 queries × 192 keys) and
-// run millions of times; measured on the build machine, this kernel runs the
-// whole attention at ~2x the speed of the same loop with oneDNN matmul
-// primitives (see the note in engine/src/attention/exact.cpp).
+// Attention uses it for both of its products, scoresᵀ = K_block·Q_blockᵀ and
+// out_blockᵀ += V_blockᵀ·P_blockᵀ (V_block read transposed through the
+// strides); engine/src/attention/exact.cpp says why not oneDNN matmul.
 #pragma once
 
 #include <cstddef>
@@ -45,7 +40,7 @@ void panel_matmul_max(const float* a, size_t lda, StridedMatrix b, size_t rows, 
 
 /// C = C ⊙ column_scale + B·A: every row of C is first multiplied elementwise
 /// by the kPanelWidth factors in column_scale (aligned).
-void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows,
-                             size_t depth, float* c, size_t ldc, const float* column_scale);
+void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
+                             float* c, size_t ldc, const float* column_scale);
 
 }  // namespace skein::simd

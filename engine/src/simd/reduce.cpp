@@ -12,7 +12,9 @@ namespace {
 constexpr size_t kAccumulators = 4;
 constexpr size_t kStep = kAccumulators * kLanes;
 
-Batch sum_of(const Batch (&acc)[kAccumulators]) { return (acc[0] + acc[1]) + (acc[2] + acc[3]); }
+Batch sum_of(const Batch (&acc)[kAccumulators]) {
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
 
 }  // namespace
 
