@@ -5,7 +5,9 @@
 
 int main() {
   auto model = skein::Model::load("models/default");          // validates, memory-maps weights
-  skein::Session session(model, {.threads = 2, .seed = 0});   // one session per thread
+  skein::SessionOptions options;
+  options.threads = 2;                                        // 0 = all cores
+  skein::Session session(model, options);                     // one session per thread
   std::string text = "A long document ...";
   std::vector<int32_t> ids = model->tokenize(
       {reinterpret_cast<const uint8_t*>(text.data()), text.size()});

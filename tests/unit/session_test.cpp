@@ -95,7 +95,9 @@ TEST_CASE("one Model shared by threads, each with its own Session, gives the sam
   for (uint32_t i = 0; i < 8; ++i) inputs.push_back(random_ids(1 + (i * 7) % 32, i));
   std::vector<skein::Matrix> expected;
   {
-    skein::Session s(model, {1, 0});
+    skein::SessionOptions single_thread;
+      single_thread.threads = 1;
+      skein::Session s(model, single_thread);
     for (const auto& ids : inputs) {
       std::span<const int32_t> one[] = {ids};
       expected.push_back(s.run(one, 32).logits);
@@ -105,7 +107,9 @@ TEST_CASE("one Model shared by threads, each with its own Session, gives the sam
   std::vector<std::thread> threads;
   for (size_t t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      skein::Session s(model, {1, 0});
+      skein::SessionOptions single_thread;
+      single_thread.threads = 1;
+      skein::Session s(model, single_thread);
       for (int rep = 0; rep < 20; ++rep) {
         for (size_t i = 0; i < inputs.size(); ++i) {
           std::span<const int32_t> one[] = {inputs[i]};

@@ -1,6 +1,7 @@
 // Exact-attention throughput on long single sequences: median wall time over
 // repeats, GFLOP/s (4·n²·p per head) and the fraction of the machine's FP32
 // peak. Usage: attention_bench [--threads N] [--peak GFLOPS] [--seconds S]
+//                                [--n N] [--head-dim P]   (one configuration only)
 #include <omp.h>
 
 #include <algorithm>
@@ -22,20 +23,33 @@ struct Options {
   int threads = 2;
   double peak_gflops = 530.0;  // 2 Zen 5 cores with AVX-512 FMA, as the project quotes it
   double seconds = 2.0;        // per configuration, at least 3 repeats
+  int64_t only_n = 0;          // 0: 1024, 4096 and 16384
+  int only_head_dim = 0;       // 0: 32 and 64
 };
+
+[[noreturn]] void usage() {
+  std::fprintf(stderr,
+               "usage: attention_bench [--threads N] [--peak GFLOPS] [--seconds S] [--n N] "
+               "[--head-dim P]\n");
+  std::exit(2);
+}
 
 Options parse(int argc, char** argv) {
   Options options;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 == argc) usage();
     if (std::strcmp(argv[i], "--threads") == 0) {
       options.threads = std::atoi(argv[i + 1]);
     } else if (std::strcmp(argv[i], "--peak") == 0) {
       options.peak_gflops = std::atof(argv[i + 1]);
     } else if (std::strcmp(argv[i], "--seconds") == 0) {
       options.seconds = std::atof(argv[i + 1]);
+    } else if (std::strcmp(argv[i], "--n") == 0) {
+      options.only_n = std::atoll(argv[i + 1]);
+    } else if (std::strcmp(argv[i], "--head-dim") == 0) {
+      options.only_head_dim = std::atoi(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "usage: attention_bench [--threads N] [--peak GFLOPS] [--seconds S]\n");
-      std::exit(2);
+      usage();
     }
   }
   return options;
@@ -90,6 +104,9 @@ int main(int argc, char** argv) {
   std::printf("%6s %5s %8s %8s %10s %10s %9s %9s\n", "n", "heads", "head_dim", "repeats",
               "median_ms", "min_ms", "GFLOP/s", "of_peak");
   for (int head_dim : {32, 64}) {
-    for (int64_t n : {1024, 4096, 16384}) bench(n, 2, head_dim, options);
+    if (options.only_head_dim != 0 && head_dim != options.only_head_dim) continue;
+    for (int64_t n : {1024, 4096, 16384}) {
+      if (options.only_n == 0 || n == options.only_n) bench(n, 2, head_dim, options);
+    }
   }
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "session_flags.h"
 #include "profile_table.h"
 #include "skein/skein.h"
 #include "text_input.h"
@@ -122,9 +123,9 @@ int classify_command(int argc, char** argv) {
       ("r,repeat", "run each batch this many times; the profile reports medians over the runs "
                    "(the first run includes one-time kernel setup)",
        cxxopts::value<int>()->default_value("1"))
-      ("t,threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
       ("h,help", "show this help")
       ("files", "text files", cxxopts::value<std::vector<std::string>>());
+  add_session_flags(options);
   options.parse_positional({"files"});
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -150,7 +151,7 @@ int classify_command(int argc, char** argv) {
   if (model->config().dual) {
     throw Error(model->path() + ": a dual-tower model classifies pairs; use skein run");
   }
-  Session session(model, SessionOptions{args["threads"].as<int>(), 0});
+  Session session(model, session_options(args));
 
   std::vector<FileResult> results;
   for (size_t begin = 0; begin < files.size(); begin += kFilesPerBatch) {

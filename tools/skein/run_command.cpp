@@ -6,6 +6,7 @@
 #include <cxxopts.hpp>
 
 #include "commands.h"
+#include "session_flags.h"
 #include "io/safetensors.h"
 #include "skein/skein.h"
 
@@ -98,8 +99,8 @@ int run_command(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("out", "output safetensors: logits [batch, classes], pooled [batch, width] (f32)",
        cxxopts::value<std::string>())
-      ("t,threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
       ("h,help", "show this help");
+  add_session_flags(options);
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
@@ -126,7 +127,7 @@ int run_command(int argc, char** argv) {
                 std::to_string(model->config().max_seq_len));
   }
 
-  Session session(model, SessionOptions{args["threads"].as<int>(), 0});
+  Session session(model, session_options(args));
   std::vector<std::span<const int32_t>> sequences(rows.begin(), rows.end());
   RunResult result = session.run(sequences, tower0.padded_length);
   write_safetensors(args["out"].as<std::string>(),

@@ -15,8 +15,12 @@
 namespace skein {
 
 struct SessionOptions {
-  int threads = 0;        // OpenMP threads for this session's kernels; 0 = all cores
-  uint64_t seed = 0;      // seed of randomized attention methods
+  int threads = 0;    // OpenMP threads for this session's kernels; 0 = all cores
+  uint64_t seed = 0;  // seed of randomized attention methods
+  /// Attention method replacing the model's (e.g. "exact"); empty = the model's own.
+  std::string attention;
+  /// Feature count (sketch size) for methods that take one; 0 = keep the method's.
+  int64_t features = 0;
 };
 
 /// Outputs of one run, one row per batch item.

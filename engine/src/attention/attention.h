@@ -32,6 +32,10 @@ struct AttentionProblem {
   float* out = nullptr;
   std::span<const int64_t> seq_offsets;  // num_seqs + 1 entries, starting at 0
   AttentionShape shape;
+  // Randomized methods derive one stream per (seed, layer, sequence, head)
+  // from these, so results do not depend on thread count or schedule.
+  uint64_t seed = 0;
+  int64_t layer = 0;  // ordinal of this attention node in the graph
 };
 
 class AttentionMethod {

@@ -45,6 +45,8 @@ class NodeRunner {
         p.out = out;
         p.seq_offsets = in_.seq_offsets;
         p.shape = attention_shape(node, in_.seq_offsets);
+        p.seed = in_.seed;
+        p.layer = attention_ordinal_++;
         auto ws = std::span<std::byte>(arena_ + plan_.workspace_offset[index],
                                        static_cast<size_t>(plan_.workspace_bytes[index]));
         attention_.run(p, ws);
@@ -100,6 +102,7 @@ class NodeRunner {
   std::byte* arena_;
   const ExecutionInputs& in_;
   const AttentionMethod& attention_;
+  int64_t attention_ordinal_ = 0;
 };
 
 }  // namespace

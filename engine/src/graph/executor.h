@@ -17,6 +17,7 @@ struct ExecutionInputs {
   std::span<const int64_t> seq_offsets;   // rows.sequences + 1 token offsets
   RowCounts rows;
   double padded_length = 0;               // MEAN pooling divisor
+  uint64_t seed = 0;                      // for randomized attention methods
 };
 
 /// Called after each node with its index and kernel wall time in nanoseconds.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/arena.h"
 #include "core/memory_stats.h"
 #include "graph/executor.h"
@@ -24,7 +26,7 @@ class SessionImpl {
                   std::to_string(options_.threads));
     }
     threads_ = options_.threads > 0 ? options_.threads : omp_get_num_procs();
-    attention_ = make_attention(graph_impl().attention);
+    attention_ = make_attention(attention_spec());
     reset_profile();
   }
 
@@ -44,7 +46,7 @@ class SessionImpl {
     arena_.reserve(plan.arena_bytes);
 
     ExecutionInputs inputs{batch.ids.data(), batch.offsets, batch.rows,
-                           static_cast<double>(batch.padded_length)};
+                           static_cast<double>(batch.padded_length), options_.seed};
     omp_set_num_threads(threads_);
     std::vector<int64_t> node_ns(graph.nodes.size());
     execute(graph, plan, arena_.data(), inputs, *attention_,
@@ -93,6 +95,16 @@ class SessionImpl {
   };
 
   const ModelImpl& graph_impl() const { return model_->impl(); }
+
+  nlohmann::json attention_spec() const {
+    nlohmann::json spec = graph_impl().attention;
+    if (!options_.attention.empty()) spec = {{"method", options_.attention}};
+    if (options_.features < 0) {
+      throw Error("Session: features must be >= 0, got " + std::to_string(options_.features));
+    }
+    if (options_.features > 0) spec["features"] = options_.features;
+    return spec;
+  }
 
   // Packs the sequences and applies the embedding's CLS prefix, so that every
   // later node sees exactly the rows the reference computes on real tokens.
