@@ -9,6 +9,8 @@
 
 #include "attention/attention.h"
 #include "attention/exact.h"
+#include "attention/skeinformer.h"
+#include "attention/vmean.h"
 
 namespace skein {
 namespace {
@@ -37,8 +39,41 @@ std::unique_ptr<AttentionMethod> create_exact(const nlohmann::json& spec) {
   return std::make_unique<ExactAttention>();
 }
 
+std::unique_ptr<AttentionMethod> create_vmean(const nlohmann::json& spec) {
+  for (const auto& [key, value] : spec.items()) {
+    if (key != "method") throw_unknown_parameter("vmean", key, "none");
+  }
+  return std::make_unique<VMeanAttention>();
+}
+
+// The Skeinformer family: one optional parameter, "features" (a positive integer).
+template <SkeinVariant kVariant>
+std::unique_ptr<AttentionMethod> create_skein(const nlohmann::json& spec) {
+  const std::string method = skein_variant_name(kVariant);
+  int64_t features = SkeinformerAttention::kDefaultFeatures;
+  for (const auto& [key, value] : spec.items()) {
+    if (key == "method") continue;
+    if (key != "features") throw_unknown_parameter(method, key, "features");
+    const bool positive_integer = (value.is_number_unsigned() && value.template get<uint64_t>() >= 1 &&
+                                   value.template get<uint64_t>() <= (uint64_t{1} << 40)) ||
+                                  (value.is_number_integer() && value.template get<int64_t>() >= 1);
+    if (!positive_integer) {
+      throw Error("attention method \"" + method +
+                  "\": \"features\" must be a positive integer, got " + value.dump());
+    }
+    features = value.template get<int64_t>();
+  }
+  return std::make_unique<SkeinformerAttention>(kVariant, features);
+}
+
 constexpr MethodEntry kMethods[] = {
     {"exact", &create_exact},
+    {"skeinformer", &create_skein<SkeinVariant::kSkeinformer>},
+    {"skein-uniform", &create_skein<SkeinVariant::kUniform>},
+    {"skein-nonorm", &create_skein<SkeinVariant::kNoNorm>},
+    {"skein-simplenorm", &create_skein<SkeinVariant::kSimpleNorm>},
+    {"skein-nopilot", &create_skein<SkeinVariant::kNoPilot>},
+    {"vmean", &create_vmean},
 };
 
 std::string known_methods() {

@@ -1,0 +1,85 @@
+// Skeinformer attention (Chen et al., NAACL 2022) and its ablations, as
+// DESIGN.md "Skeinformer, in our words" states them:
+//   skeinformer       pilot sampling, importance column sampling without
+//                     replacement, adaptive row normalization, pilot reutilization
+//   skein-uniform     uniform column sampling without replacement; no pilot at all
+//   skein-nonorm      exact row sums D (quadratic, for study) instead of adaptive
+//                     row normalization: R_i = Σ_{j∈J'} e^{t_ij} v_j / (d'·π_j) / D_i
+//                     with π_j = w_j / Σ_k w_k the sampling probability of column j
+//   skein-simplenorm  softmax over the sampled columns only
+//   skein-nopilot     skeinformer without pilot reutilization
+//
+// Per (sequence, head) with m real tokens: d = min(features, m - 1); m <= 1
+// gives the exact result. Pilot rows J: d uniform draws with replacement from
+// the stream (seed, layer, sequence, PhiloxStream::kSequenceTag), shared by
+// the sequence's heads. Columns J': the d largest Gumbel keys
+// log(u_i) / w_i (u_i = uniform_double(i) of the stream (seed, layer,
+// sequence, head)) among the keys with w_i > 0, which is successive sampling
+// without replacement with probability ∝ w.
+//
+// One task = one (sequence, head), run by one thread from start to end, so the
+// output is bit-identical for any thread count. Per thread the workspace holds
+// O(d·p + block) floats: the pilot block B_J is never stored; it is streamed
+// twice (online softmax → row max/sum and the exact pilot rows B_J·V, then
+// the column norms of B_J).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "attention/attention.h"
+#include "core/rng.h"
+
+namespace skein {
+
+enum class SkeinVariant { kSkeinformer, kUniform, kNoNorm, kSimpleNorm, kNoPilot };
+
+/// The index sets of one (sequence, head), as indices within the sequence.
+struct SkeinIndices {
+  std::vector<int64_t> pilot;    // with repetition, draw order
+  std::vector<int64_t> columns;  // distinct, ascending
+};
+
+class SkeinformerAttention : public AttentionMethod {
+ public:
+  static constexpr int64_t kDefaultFeatures = 256;
+
+  SkeinformerAttention(SkeinVariant variant, int64_t features);
+
+  std::string name() const override;
+  size_t workspace_bytes(const AttentionShape& shape, int threads) const override;
+  void run(const AttentionProblem& problem, std::span<std::byte> workspace) const override;
+
+  SkeinVariant variant() const { return variant_; }
+  int64_t features() const { return features_; }
+
+  /// The pilot rows and columns run() uses for (seq, head). Allocates; for tests.
+  SkeinIndices draw_indices(const AttentionProblem& problem, int64_t seq, int head) const;
+
+  /// Computes the rows of (seq, head) in problem.out with the given indices
+  /// instead of drawn ones (pilot may be empty for variants without a pilot
+  /// only; columns distinct, in [0, m)). Allocates; for tests.
+  void run_head_with_indices(const AttentionProblem& problem, int64_t seq, int head,
+                             const SkeinIndices& indices) const;
+
+ private:
+  SkeinVariant variant_;
+  int64_t features_;
+};
+
+/// The method's name ("skeinformer", "skein-uniform", ...).
+std::string skein_variant_name(SkeinVariant variant);
+
+/// Floating-point operations counted for throughput: 8·n·d·p per sequence and head.
+double skeinformer_flops(std::span<const int64_t> seq_offsets, int num_heads, int head_dim,
+                         int64_t features);
+
+/// The column sampler alone: the indices of the `count` largest keys
+/// log(u_i)/w_i over i with weights[i] > 0, u_i = stream.uniform_double(i),
+/// ascending. Fewer than `count` if fewer weights are positive.
+std::vector<int64_t> sample_columns(std::span<const double> weights, size_t count,
+                                    const PhiloxStream& stream);
+
+}  // namespace skein

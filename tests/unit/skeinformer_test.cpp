@@ -1,0 +1,514 @@
+// Skeinformer and its ablations (engine/src/attention/skeinformer.*), V-mean
+// (vmean.*): against an independent double-precision reference with injected
+// indices, the column sampler against exact without-replacement
+// probabilities, determinism, extreme logits, packing, and the registry.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <new>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <skein/error.h>
+#include <nlohmann/json.hpp>
+
+#include "attention/attention.h"
+#include "attention/exact.h"
+#include "attention/skeinformer.h"
+#include "attention/vmean.h"
+#include "core/rng.h"
+
+namespace skein {
+namespace {
+
+// 64-byte aligned bytes, NaN-filled so reads before writes show up.
+class Workspace {
+ public:
+  explicit Workspace(size_t bytes)
+      : bytes_(std::max<size_t>(bytes, 64)),
+        data_(static_cast<std::byte*>(::operator new (bytes_, std::align_val_t{64}))) {
+    std::memset(data_, 0xFF, bytes_);
+  }
+  ~Workspace() { ::operator delete (data_, std::align_val_t{64}); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  std::span<std::byte> span() { return {data_, bytes_}; }
+
+ private:
+  size_t bytes_;
+  std::byte* data_;
+};
+
+// Packed q, k, v (Gaussian, q times logit_scale) as attention.h lays them out.
+struct Problem {
+  std::vector<int64_t> offsets{0};
+  std::vector<float> q, k, v, out;
+  AttentionShape shape;
+  uint64_t seed = 1;
+  int64_t layer = 0;
+
+  Problem(const std::vector<int64_t>& lengths, int heads, int head_dim, uint32_t data_seed,
+          float logit_scale = 1.0f) {
+    for (int64_t len : lengths) {
+      offsets.push_back(offsets.back() + len);
+      shape.max_len = std::max(shape.max_len, len);
+    }
+    shape.num_seqs = static_cast<int64_t>(lengths.size());
+    shape.total_tokens = offsets.back();
+    shape.num_heads = heads;
+    shape.head_dim = head_dim;
+    const size_t count = static_cast<size_t>(shape.total_tokens) * heads * head_dim;
+    std::mt19937 rng(data_seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (auto* values : {&q, &k, &v}) {
+      values->resize(count);
+      for (float& x : *values) x = normal(rng);
+    }
+    for (float& x : q) x *= logit_scale;
+    out.assign(count, std::numeric_limits<float>::quiet_NaN());
+  }
+
+  AttentionProblem view() {
+    AttentionProblem p;
+    p.q = q.data();
+    p.k = k.data();
+    p.v = v.data();
+    p.out = out.data();
+    p.seq_offsets = offsets;
+    p.shape = shape;
+    p.seed = seed;
+    p.layer = layer;
+    return p;
+  }
+  size_t width() const { return static_cast<size_t>(shape.num_heads * shape.head_dim); }
+};
+
+std::vector<float> run_method(const AttentionMethod& method, Problem& problem, int threads = 2) {
+  Workspace ws(method.workspace_bytes(problem.shape, threads));
+  std::fill(problem.out.begin(), problem.out.end(), std::numeric_limits<float>::quiet_NaN());
+  method.run(problem.view(), ws.span());
+  return problem.out;
+}
+
+// ---- The independent double-precision reference, one (sequence, head) ----
+
+struct RefHead {
+  size_t m, p;
+  std::vector<double> q, k, v;  // [m][p]
+  double score(size_t i, size_t j) const {
+    double dot = 0.0;
+    for (size_t c = 0; c < p; ++c) dot += q[i * p + c] * k[j * p + c];
+    return dot / std::sqrt(static_cast<double>(p));
+  }
+  // Exact softmax row i: probabilities over all keys.
+  std::vector<double> softmax_row(size_t i) const {
+    std::vector<double> s(m);
+    double mx = -std::numeric_limits<double>::infinity();
+    for (size_t j = 0; j < m; ++j) mx = std::max(mx, s[j] = score(i, j));
+    double total = 0.0;
+    for (double& x : s) total += (x = std::exp(x - mx));
+    for (double& x : s) x /= total;
+    return s;
+  }
+};
+
+RefHead extract(const Problem& problem, size_t seq, size_t head) {
+  RefHead h;
+  const size_t begin = static_cast<size_t>(problem.offsets[seq]);
+  h.m = static_cast<size_t>(problem.offsets[seq + 1]) - begin;
+  h.p = static_cast<size_t>(problem.shape.head_dim);
+  const size_t ld = problem.width();
+  for (auto [from, to] : {std::pair{&problem.q, &h.q}, {&problem.k, &h.k}, {&problem.v, &h.v}}) {
+    to->resize(h.m * h.p);
+    for (size_t i = 0; i < h.m; ++i) {
+      for (size_t c = 0; c < h.p; ++c) (*to)[i * h.p + c] = (*from)[(begin + i) * ld + head * h.p + c];
+    }
+  }
+  return h;
+}
+
+// The method's formula (DESIGN.md, skeinformer.h) written out plainly, [m][p].
+std::vector<double> reference(const RefHead& h, SkeinVariant variant, const SkeinIndices& idx) {
+  const size_t m = h.m, p = h.p;
+  std::vector<double> out(m * p);
+  if (m == 1) {
+    for (size_t c = 0; c < p; ++c) out[c] = h.v[c];
+    return out;
+  }
+  const bool pilot = variant != SkeinVariant::kUniform;
+  const bool reuse = variant == SkeinVariant::kSkeinformer || variant == SkeinVariant::kSimpleNorm ||
+                     variant == SkeinVariant::kNoNorm;
+  // Pilot block B_J and the column weights w_i = ||B_J[:, i]|| ||V_i||.
+  std::vector<std::vector<double>> b_rows;
+  std::vector<double> weight(m, 1.0);
+  if (pilot) {
+    for (int64_t r : idx.pilot) b_rows.push_back(h.softmax_row(static_cast<size_t>(r)));
+    for (size_t i = 0; i < m; ++i) {
+      double b2 = 0.0, v2 = 0.0;
+      for (const auto& row : b_rows) b2 += row[i] * row[i];
+      for (size_t c = 0; c < p; ++c) v2 += h.v[i * p + c] * h.v[i * p + c];
+      weight[i] = std::sqrt(b2) * std::sqrt(v2);
+    }
+  }
+  const double weight_sum = std::accumulate(weight.begin(), weight.end(), 0.0);
+  const std::vector<int64_t>& cols = idx.columns;
+  const double dsel = static_cast<double>(cols.size());
+  std::vector<double> sum_v(p, 0.0);
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t c = 0; c < p; ++c) sum_v[c] += h.v[i * p + c];
+  }
+  for (size_t i = 0; i < m; ++i) {
+    double* row = &out[i * p];
+    if (cols.empty()) {
+      for (size_t c = 0; c < p; ++c) row[c] = sum_v[c] / static_cast<double>(m);
+      continue;
+    }
+    std::vector<double> t;
+    for (int64_t j : cols) t.push_back(h.score(i, static_cast<size_t>(j)));
+    if (variant == SkeinVariant::kNoNorm) {
+      // Σ_{j∈J'} e^{t_ij} v_j / (d' π_j), divided by the exact row sum D_i.
+      const std::vector<double> b = h.softmax_row(i);  // e^{t}/D_i for every key
+      for (size_t c = 0; c < p; ++c) row[c] = 0.0;
+      for (size_t a = 0; a < cols.size(); ++a) {
+        const auto j = static_cast<size_t>(cols[a]);
+        const double pi = weight[j] / weight_sum;
+        for (size_t c = 0; c < p; ++c) row[c] += b[j] * h.v[j * p + c] / (dsel * pi);
+      }
+      continue;
+    }
+    const double mx = *std::max_element(t.begin(), t.end());
+    const double mean = std::accumulate(t.begin(), t.end(), 0.0) / dsel;
+    const double g = variant == SkeinVariant::kSimpleNorm ? 0.0 : std::exp(mean - mx);
+    std::vector<double> num(p, 0.0);
+    double den = 0.0;
+    std::vector<double> rest = sum_v;
+    for (size_t a = 0; a < cols.size(); ++a) {
+      const auto j = static_cast<size_t>(cols[a]);
+      const double e = std::exp(t[a] - mx);
+      den += e;
+      for (size_t c = 0; c < p; ++c) {
+        num[c] += e * h.v[j * p + c];
+        rest[c] -= h.v[j * p + c];
+      }
+    }
+    den += (static_cast<double>(m) - dsel) * g;
+    for (size_t c = 0; c < p; ++c) row[c] = (num[c] + g * rest[c]) / den;
+  }
+  if (reuse) {
+    for (size_t r = 0; r < idx.pilot.size(); ++r) {
+      const auto i = static_cast<size_t>(idx.pilot[r]);
+      for (size_t c = 0; c < p; ++c) {
+        double acc = 0.0;
+        for (size_t j = 0; j < m; ++j) acc += b_rows[r][j] * h.v[j * p + c];
+        out[i * p + c] = acc;
+      }
+    }
+  }
+  return out;
+}
+
+// Max |engine − reference| over the head, relative to the largest |reference|.
+double head_error(const Problem& problem, size_t seq, size_t head, const std::vector<double>& ref) {
+  const size_t begin = static_cast<size_t>(problem.offsets[seq]);
+  const size_t m = static_cast<size_t>(problem.offsets[seq + 1]) - begin;
+  const auto p = static_cast<size_t>(problem.shape.head_dim);
+  double worst = 0.0, scale = 0.0;
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t c = 0; c < p; ++c) {
+      const double got = problem.out[(begin + i) * problem.width() + head * p + c];
+      if (!std::isfinite(got)) return std::numeric_limits<double>::infinity();
+      worst = std::max(worst, std::abs(got - ref[i * p + c]));
+      scale = std::max(scale, std::abs(ref[i * p + c]));
+    }
+  }
+  return worst / scale;
+}
+
+constexpr SkeinVariant kAllVariants[] = {SkeinVariant::kSkeinformer, SkeinVariant::kUniform,
+                                         SkeinVariant::kNoNorm, SkeinVariant::kSimpleNorm,
+                                         SkeinVariant::kNoPilot};
+
+TEST_CASE("skeinformer family: injected indices match the double reference within 1e-5") {
+  Problem problem({300, 77}, 2, 32, 11);
+  std::mt19937 rng(5);
+  for (SkeinVariant variant : kAllVariants) {
+    CAPTURE(skein_variant_name(variant));
+    const SkeinformerAttention method(variant, 40);
+    for (size_t seq = 0; seq < 2; ++seq) {
+      for (size_t head = 0; head < 2; ++head) {
+        const auto m = static_cast<int64_t>(problem.offsets[seq + 1] - problem.offsets[seq]);
+        // Indices of our own: pilot with a repeat, columns a random subset.
+        SkeinIndices idx;
+        if (variant != SkeinVariant::kUniform) {
+          std::uniform_int_distribution<int64_t> row(0, m - 1);
+          for (int r = 0; r < 40; ++r) idx.pilot.push_back(row(rng));
+          idx.pilot.push_back(idx.pilot.front());
+        }
+        std::vector<int64_t> all(static_cast<size_t>(m));
+        std::iota(all.begin(), all.end(), 0);
+        std::shuffle(all.begin(), all.end(), rng);
+        idx.columns.assign(all.begin(), all.begin() + 37);
+        std::sort(idx.columns.begin(), idx.columns.end());
+        method.run_head_with_indices(problem.view(), static_cast<int64_t>(seq),
+                                     static_cast<int>(head), idx);
+        const auto ref = reference(extract(problem, seq, head), variant, idx);
+        CHECK(head_error(problem, seq, head, ref) < 1e-5);
+      }
+    }
+  }
+}
+
+TEST_CASE("skeinformer family: run() equals the reference with the indices it drew") {
+  Problem problem({500, 1, 2, 3, 17, 260}, 2, 16, 12);
+  for (SkeinVariant variant : kAllVariants) {
+    CAPTURE(skein_variant_name(variant));
+    const SkeinformerAttention method(variant, 64);
+    run_method(method, problem);
+    const std::vector<float> out = problem.out;
+    for (size_t seq = 0; seq < 6; ++seq) {
+      for (size_t head = 0; head < 2; ++head) {
+        CAPTURE(seq);
+        const SkeinIndices idx =
+            method.draw_indices(problem.view(), static_cast<int64_t>(seq), static_cast<int>(head));
+        const auto m = static_cast<size_t>(problem.offsets[seq + 1] - problem.offsets[seq]);
+        const size_t d = std::min<size_t>(64, m - 1);
+        CHECK(idx.columns.size() == d);
+        CHECK(idx.pilot.size() == (variant == SkeinVariant::kUniform || m <= 1 ? 0 : d));
+        CHECK(std::adjacent_find(idx.columns.begin(), idx.columns.end()) == idx.columns.end());
+        CHECK(std::is_sorted(idx.columns.begin(), idx.columns.end()));
+        const auto ref = reference(extract(problem, seq, head), variant, idx);
+        CHECK(head_error(problem, seq, head, ref) < 1e-5);
+        // And the injected path reproduces run() bit for bit.
+        problem.out = out;
+        method.run_head_with_indices(problem.view(), static_cast<int64_t>(seq),
+                                     static_cast<int>(head), idx);
+        CHECK(problem.out == out);
+      }
+    }
+  }
+}
+
+TEST_CASE("skeinformer: pilot rows are shared by a sequence's heads; columns differ per head") {
+  Problem problem({400}, 3, 16, 13);
+  const SkeinformerAttention method(SkeinVariant::kSkeinformer, 32);
+  const auto a = method.draw_indices(problem.view(), 0, 0);
+  const auto b = method.draw_indices(problem.view(), 0, 2);
+  CHECK(a.pilot == b.pilot);
+  CHECK(a.columns != b.columns);
+}
+
+TEST_CASE("skeinformer: m = 1 gives v; m = 2 uses d = 1") {
+  Problem problem({1, 2}, 1, 8, 14);
+  const SkeinformerAttention method(SkeinVariant::kSkeinformer, 256);
+  run_method(method, problem);
+  for (size_t c = 0; c < 8; ++c) CHECK(problem.out[c] == problem.v[c]);
+  const auto idx = method.draw_indices(problem.view(), 1, 0);
+  CHECK(idx.pilot.size() == 1);
+  CHECK(idx.columns.size() == 1);
+}
+
+// Exact probability of each d-subset under successive draws without
+// replacement with probability ∝ weight (enumerating every draw order).
+void subset_probabilities(const std::vector<double>& w, size_t d, std::vector<int64_t>& chosen,
+                          double prob, std::map<std::vector<int64_t>, double>& result) {
+  if (chosen.size() == d) {
+    std::vector<int64_t> key = chosen;
+    std::sort(key.begin(), key.end());
+    result[key] += prob;
+    return;
+  }
+  double remaining = 0.0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (std::find(chosen.begin(), chosen.end(), static_cast<int64_t>(i)) == chosen.end()) {
+      remaining += w[i];
+    }
+  }
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (w[i] <= 0.0 ||
+        std::find(chosen.begin(), chosen.end(), static_cast<int64_t>(i)) != chosen.end()) {
+      continue;
+    }
+    chosen.push_back(static_cast<int64_t>(i));
+    subset_probabilities(w, d, chosen, prob * w[i] / remaining, result);
+    chosen.pop_back();
+  }
+}
+
+TEST_CASE("column sampler: subset frequencies match weighted sampling without replacement") {
+  const std::vector<double> weights{1.0, 0.0, 2.0, 3.0, 0.5, 4.0, 1.5};
+  constexpr size_t kDraw = 3;
+  constexpr int kTrials = 40000;
+  std::map<std::vector<int64_t>, double> expected;
+  std::vector<int64_t> chosen;
+  subset_probabilities(weights, kDraw, chosen, 1.0, expected);
+  std::map<std::vector<int64_t>, int> observed;
+  std::vector<int> inclusions(weights.size(), 0);
+  for (int trial = 0; trial < kTrials; ++trial) {
+    const PhiloxStream stream(0x5eed, 1, trial, 0);
+    const auto picked = sample_columns(weights, kDraw, stream);
+    REQUIRE(picked.size() == kDraw);
+    ++observed[picked];
+    for (int64_t i : picked) ++inclusions[static_cast<size_t>(i)];
+  }
+  CHECK(inclusions[1] == 0);  // zero weight: never drawn
+  double chi2 = 0.0;
+  for (const auto& [subset, prob] : expected) {
+    const double e = prob * kTrials;
+    const double o = observed.count(subset) ? observed[subset] : 0;
+    chi2 += (o - e) * (o - e) / e;
+  }
+  for (const auto& [subset, count] : observed) CHECK(expected.count(subset) == 1);
+  // C(6, 3) = 20 subsets, 19 degrees of freedom: the 0.999 quantile is 43.8.
+  MESSAGE("chi-square over subsets: " << chi2 << " (19 dof)");
+  CHECK(chi2 < 43.8);
+  // Inclusion frequencies against the exact inclusion probabilities (5 sigma).
+  for (size_t i = 0; i < weights.size(); ++i) {
+    double pi = 0.0;
+    for (const auto& [subset, prob] : expected) {
+      if (std::find(subset.begin(), subset.end(), static_cast<int64_t>(i)) != subset.end()) pi += prob;
+    }
+    const double sigma = std::sqrt(pi * (1 - pi) / kTrials) + 1e-12;
+    CHECK(std::abs(inclusions[i] / double{kTrials} - pi) < 5 * sigma + 1e-12);
+  }
+}
+
+TEST_CASE("column sampler: fewer positive weights than d gives only those") {
+  const std::vector<double> weights{0.0, 2.0, 0.0, 1.0, 0.0};
+  const auto picked = sample_columns(weights, 4, PhiloxStream(3, 0, 0, 0));
+  CHECK(picked == std::vector<int64_t>{1, 3});
+  CHECK(sample_columns(std::vector<double>(5, 0.0), 2, PhiloxStream(3, 0, 0, 0)).empty());
+}
+
+TEST_CASE("skeinformer: bit-identical for 1 and 2 threads and run to run; seeds matter") {
+  Problem problem({700, 300, 50}, 2, 32, 15);
+  for (SkeinVariant variant : kAllVariants) {
+    CAPTURE(skein_variant_name(variant));
+    const SkeinformerAttention method(variant, 128);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const auto one = run_method(method, problem, 1);
+    omp_set_num_threads(2);
+    const auto two = run_method(method, problem, 2);
+    const auto again = run_method(method, problem, 2);
+    omp_set_num_threads(saved);
+    CHECK(one == two);
+    CHECK(two == again);
+    problem.seed = 2;
+    const auto other_seed = run_method(method, problem, 2);
+    problem.seed = 1;
+    problem.layer = 1;
+    const auto other_layer = run_method(method, problem, 2);
+    problem.layer = 0;
+    CHECK(other_seed != two);
+    CHECK(other_layer != two);
+  }
+}
+
+TEST_CASE("skeinformer: finite outputs for logits of ±1e4") {
+  // |q·k|/√p reaches ~1e4 with q scaled by 4000 (p = 16).
+  Problem problem({600, 90}, 2, 16, 16, 4000.0f);
+  float largest_logit = 0.0f;
+  for (size_t j = 0; j < 600; ++j) {
+    float dot = 0.0f;
+    for (size_t c = 0; c < 16; ++c) dot += problem.q[c] * problem.k[j * 32 + c];
+    largest_logit = std::max(largest_logit, std::abs(dot) / 4.0f);
+  }
+  MESSAGE("largest |logit| of query 0: " << largest_logit);
+  CHECK(largest_logit > 1e4f);
+  for (SkeinVariant variant : kAllVariants) {
+    CAPTURE(skein_variant_name(variant));
+    const SkeinformerAttention method(variant, 64);
+    const auto out = run_method(method, problem);
+    CHECK(std::all_of(out.begin(), out.end(), [](float x) { return std::isfinite(x); }));
+    // Still the formula, up to float rounding of logits near 1e4 (absolute
+    // error ~1e-3 in a logit is ~0.1% in its weight).
+    for (size_t seq = 0; seq < 2; ++seq) {
+      const auto idx = method.draw_indices(problem.view(), static_cast<int64_t>(seq), 1);
+      const auto ref = reference(extract(problem, seq, 1), variant, idx);
+      CHECK(head_error(problem, seq, 1, ref) < 1e-2);
+    }
+  }
+}
+
+TEST_CASE("skeinformer: a packed batch equals per-sequence runs") {
+  Problem packed({300, 120, 5}, 2, 16, 17);
+  const SkeinformerAttention method(SkeinVariant::kSkeinformer, 50);
+  const auto out = run_method(method, packed);
+  // Sequence 0 alone is stream-identical (sequence index 0).
+  Problem first({300}, 2, 16, 17);
+  std::copy_n(packed.q.begin(), first.q.size(), first.q.begin());
+  std::copy_n(packed.k.begin(), first.k.size(), first.k.begin());
+  std::copy_n(packed.v.begin(), first.v.size(), first.v.begin());
+  const auto alone = run_method(method, first);
+  CHECK(std::equal(alone.begin(), alone.end(), out.begin()));
+  // Later sequences alone, given the indices the packed run drew for them.
+  for (size_t seq = 1; seq < 3; ++seq) {
+    const auto len = packed.offsets[seq + 1] - packed.offsets[seq];
+    Problem single({len}, 2, 16, 18);
+    const size_t begin = static_cast<size_t>(packed.offsets[seq]) * packed.width();
+    const size_t count = static_cast<size_t>(len) * packed.width();
+    std::copy_n(packed.q.begin() + static_cast<ptrdiff_t>(begin), count, single.q.begin());
+    std::copy_n(packed.k.begin() + static_cast<ptrdiff_t>(begin), count, single.k.begin());
+    std::copy_n(packed.v.begin() + static_cast<ptrdiff_t>(begin), count, single.v.begin());
+    for (int head = 0; head < 2; ++head) {
+      const auto idx = method.draw_indices(packed.view(), static_cast<int64_t>(seq), head);
+      method.run_head_with_indices(single.view(), 0, head, idx);
+    }
+    CHECK(std::equal(single.out.begin(), single.out.end(),
+                     out.begin() + static_cast<ptrdiff_t>(begin)));
+  }
+}
+
+TEST_CASE("vmean: every row is the mean of V over its sequence") {
+  Problem problem({40, 1, 7}, 2, 8, 19);
+  const auto method = make_attention(nlohmann::json{{"method", "vmean"}});
+  const auto out = run_method(*method, problem);
+  for (size_t seq = 0; seq < 3; ++seq) {
+    for (size_t head = 0; head < 2; ++head) {
+      const RefHead h = extract(problem, seq, head);
+      std::vector<double> ref(h.m * h.p);
+      for (size_t c = 0; c < h.p; ++c) {
+        double mean = 0.0;
+        for (size_t i = 0; i < h.m; ++i) mean += h.v[i * h.p + c];
+        mean /= static_cast<double>(h.m);
+        for (size_t i = 0; i < h.m; ++i) ref[i * h.p + c] = mean;
+      }
+      CHECK(head_error(problem, seq, head, ref) < 1e-6);
+    }
+  }
+}
+
+TEST_CASE("make_attention: the skeinformer family, features and its errors") {
+  for (const char* name : {"skeinformer", "skein-uniform", "skein-nonorm", "skein-simplenorm",
+                           "skein-nopilot"}) {
+    const auto method = make_attention(nlohmann::json{{"method", name}});
+    CHECK(method->name() == name);
+    const auto* skein = dynamic_cast<const SkeinformerAttention*>(method.get());
+    REQUIRE(skein != nullptr);
+    CHECK(skein->features() == 256);
+    const auto with = make_attention(nlohmann::json{{"method", name}, {"features", 64}});
+    CHECK(dynamic_cast<const SkeinformerAttention*>(with.get())->features() == 64);
+  }
+  for (const nlohmann::json& bad : {nlohmann::json(0), nlohmann::json(-3), nlohmann::json(2.5),
+                                    nlohmann::json("64"), nlohmann::json(true), nlohmann::json()}) {
+    CAPTURE(bad.dump());
+    CHECK_THROWS_WITH_AS(make_attention(nlohmann::json{{"method", "skeinformer"}, {"features", bad}}),
+                         doctest::Contains("\"features\" must be a positive integer"), Error);
+  }
+  CHECK_THROWS_WITH_AS(make_attention(nlohmann::json{{"method", "skeinformer"}, {"feature", 3}}),
+                       doctest::Contains("unknown parameter \"feature\""), Error);
+  CHECK_THROWS_WITH_AS(make_attention(nlohmann::json{{"method", "vmean"}, {"features", 3}}),
+                       doctest::Contains("unknown parameter"), Error);
+  CHECK(make_attention(nlohmann::json{{"method", "vmean"}})->name() == "vmean");
+}
+
+}  // namespace
+}  // namespace skein
