@@ -34,7 +34,8 @@ TEST_CASE("embedding adds token and per-sequence position rows") {
     for (int64_t dim : kWidths) {
       std::vector<int64_t> offsets = offsets_of(lengths);
       int64_t rows = offsets.back();
-      std::vector<float> token = random_floats(vocab * dim, 1), position = random_floats(max_len * dim, 2);
+      std::vector<float> token = random_floats(vocab * dim, 1),
+                         position = random_floats(max_len * dim, 2);
       std::vector<int32_t> ids(rows);
       std::mt19937 rng(3);
       for (auto& id : ids) id = static_cast<int32_t>(rng() % vocab);

@@ -41,8 +41,13 @@ struct TinyModel {
     auto node = [&](std::string name, std::string op, std::string layer, json inputs,
                     std::string output, json weights = json::object(),
                     json attrs = json::object()) {
-      nodes.push_back({{"name", name}, {"op", op}, {"layer", layer}, {"inputs", inputs},
-                       {"outputs", {output}}, {"weights", weights}, {"attrs", attrs}});
+      nodes.push_back({{"name", name},
+                       {"op", op},
+                       {"layer", layer},
+                       {"inputs", inputs},
+                       {"outputs", {output}},
+                       {"weights", weights},
+                       {"attrs", attrs}});
     };
     json embed_attrs = json::object();
     if (pooling == "cls") embed_attrs["cls_id"] = 257;
@@ -59,8 +64,7 @@ struct TinyModel {
               {"bias", weight(p(name) + ".b", {fan_out})}});
       };
       node("attn_norm-" + L, "layer_norm", L, {x}, p("n1"),
-           {{"weight", weight(p("n1.w"), {8})}, {"bias", weight(p("n1.b"), {8})}},
-           {{"eps", 1e-5}});
+           {{"weight", weight(p("n1.w"), {8})}, {"bias", weight(p("n1.b"), {8})}}, {{"eps", 1e-5}});
       linear("q", p("n1"), 8, 8);
       linear("k", p("n1"), 8, 8);
       linear("v", p("n1"), 8, 8);
@@ -69,8 +73,7 @@ struct TinyModel {
       linear("o", p("att"), 8, 8);
       node("attn_res-" + L, "add", L, {p("o"), x}, p("r1"));
       node("ffn_norm-" + L, "layer_norm", L, {p("r1")}, p("n2"),
-           {{"weight", weight(p("n2.w"), {8})}, {"bias", weight(p("n2.b"), {8})}},
-           {{"eps", 1e-5}});
+           {{"weight", weight(p("n2.w"), {8})}, {"bias", weight(p("n2.b"), {8})}}, {{"eps", 1e-5}});
       linear("up", p("n2"), 8, 16);
       node("gelu-" + L, "gelu", L, {p("up")}, p("g"));
       linear("down", p("g"), 16, 8);
@@ -89,9 +92,16 @@ struct TinyModel {
            {"format_version", 1},
            {"name", "tiny"},
            {"config",
-            {{"vocab_size", 258}, {"dim", 8}, {"hidden_dim", 16}, {"num_heads", 2},
-             {"head_dim", 4}, {"num_layers", layers}, {"max_seq_len", 32}, {"pooling", pooling},
-             {"num_classes", 3}, {"dual", false}}},
+            {{"vocab_size", 258},
+             {"dim", 8},
+             {"hidden_dim", 16},
+             {"num_heads", 2},
+             {"head_dim", 4},
+             {"num_layers", layers},
+             {"max_seq_len", 32},
+             {"pooling", pooling},
+             {"num_classes", 3},
+             {"dual", false}}},
            {"tokenizer", {{"type", "bytes"}, {"offset", 1}}},
            {"attention", {{"method", "exact"}}},
            {"labels", {"a", "b", "c"}},

@@ -57,18 +57,15 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       "version", [](TinyModel& m) { m.doc["format_version"] = 2; },
       "model.json: model.format_version: version 2 is newer than this engine reads (1)");
   expect_rejected(
-      "format", [](TinyModel& m) { m.doc["format"] = "onnx"; },
-      "model.format: expected \"skein\"");
+      "format", [](TinyModel& m) { m.doc["format"] = "onnx"; }, "model.format: expected \"skein\"");
   expect_rejected(
       "unknown_op", [](TinyModel& m) { node_named(m, "gelu-0")["op"] = "swish"; },
       "node 'gelu-0' (#10).op: unknown op 'swish'");
   expect_rejected(
-      "missing_weight",
-      [](TinyModel& m) { node_named(m, "q-0")["weights"]["weight"] = "nope"; },
+      "missing_weight", [](TinyModel& m) { node_named(m, "q-0")["weights"]["weight"] = "nope"; },
       "node 'q-0' (#2).weights.weight: tensor 'nope' is not in");
   expect_rejected(
-      "wrong_shape",
-      [](TinyModel& m) { node_named(m, "head_out")["weights"]["bias"] = "head0.b"; },
+      "wrong_shape", [](TinyModel& m) { node_named(m, "head_out")["weights"]["bias"] = "head0.b"; },
       "node 'head_out' (#17).weights.bias: tensor 'head0.b' has shape [16], expected [3]");
   expect_rejected(
       "dangling_input", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"ghost"}; },
@@ -80,14 +77,19 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       "duplicate_node", [](TinyModel& m) { node_named(m, "gelu-0")["name"] = "q-0"; },
       "node 'q-0' (#10): duplicate node name");
   expect_rejected(
-      "redefined_tensor",
-      [](TinyModel& m) { node_named(m, "gelu-0")["outputs"] = {"l0.up"}; },
+      "redefined_tensor", [](TinyModel& m) { node_named(m, "gelu-0")["outputs"] = {"l0.up"}; },
       "node 'gelu-0' (#10).outputs: tensor 'l0.up' is already defined");
   expect_rejected(
-      "arity", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"l0.up", "l0.up"}; },
+      "arity",
+      [](TinyModel& m) {
+        node_named(m, "gelu-0")["inputs"] = {"l0.up", "l0.up"};
+      },
       "node 'gelu-0' (#10).inputs: op 'gelu' takes 1 inputs, got 2");
   expect_rejected(
-      "unused_output", [](TinyModel& m) { node_named(m, "attn_res-0")["inputs"] = {"x0", "x0"}; },
+      "unused_output",
+      [](TinyModel& m) {
+        node_named(m, "attn_res-0")["inputs"] = {"x0", "x0"};
+      },
       "node 'o-0': its output 'l0.o' is never used");
   expect_rejected(
       "extra_weight",
@@ -122,8 +124,7 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       },
       "model.outputs.logits: tensor 'logits' has width 3, expected num_classes = 4");
   expect_rejected(
-      "attention_width",
-      [](TinyModel& m) { node_named(m, "attn-0")["attrs"]["head_dim"] = 3; },
+      "attention_width", [](TinyModel& m) { node_named(m, "attn-0")["attrs"]["head_dim"] = 3; },
       "node 'attn-0' (#5).inputs: tensor 'l0.q' is tokens[8], expected tokens[6]");
   expect_rejected(
       "unknown_attr", [](TinyModel& m) { node_named(m, "gelu-0")["attrs"]["approx"] = "tanh"; },
@@ -135,8 +136,7 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       "ids_misuse", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"ids"}; },
       "only an embedding node may read 'ids'");
   expect_rejected(
-      "pool_output_kind",
-      [](TinyModel& m) { m.doc["outputs"]["pooled"] = "xn"; },
+      "pool_output_kind", [](TinyModel& m) { m.doc["outputs"]["pooled"] = "xn"; },
       "model.outputs.pooled: tensor 'xn' is tokens, expected sequences");
 }
 
@@ -147,11 +147,12 @@ TEST_CASE("unreadable model directories give one-line errors") {
   TinyModel m;
   std::string dir = m.write("bad_json");
   std::ofstream(dir + "/model.json") << "{\"format\": \"skein\", ";
-  CHECK_THROWS_WITH_AS(skein::Model::load(dir), doctest::Contains("model.json: invalid JSON at byte"),
-                       skein::Error);
+  CHECK_THROWS_WITH_AS(skein::Model::load(dir),
+                       doctest::Contains("model.json: invalid JSON at byte"), skein::Error);
   std::filesystem::remove(dir + "/model.safetensors");
   m.write("bad_json");
   std::filesystem::remove(dir + "/model.safetensors");
-  CHECK_THROWS_WITH_AS(skein::Model::load(dir), doctest::Contains("model.safetensors"), skein::Error);
+  CHECK_THROWS_WITH_AS(skein::Model::load(dir), doctest::Contains("model.safetensors"),
+                       skein::Error);
   std::filesystem::remove_all(dir);
 }

@@ -20,8 +20,8 @@ void check_no_conflicts(const std::vector<BufferLifetime>& buffers,
     CHECK(offsets[i] + buffers[i].bytes <= arena);
     for (size_t j = i + 1; j < buffers.size(); ++j) {
       bool same_time = buffers[i].first <= buffers[j].last && buffers[j].first <= buffers[i].last;
-      bool same_bytes = offsets[i] < offsets[j] + buffers[j].bytes &&
-                        offsets[j] < offsets[i] + buffers[i].bytes;
+      bool same_bytes =
+          offsets[i] < offsets[j] + buffers[j].bytes && offsets[j] < offsets[i] + buffers[i].bytes;
       if (buffers[i].bytes > 0 && buffers[j].bytes > 0) CHECK_FALSE((same_time && same_bytes));
     }
   }

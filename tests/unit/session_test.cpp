@@ -77,7 +77,8 @@ TEST_CASE("bad inputs are errors and leave the session usable") {
   CHECK_THROWS_WITH_AS(run(too_long, 0),
                        doctest::Contains("has 33 tokens, more than the padded length 32"),
                        skein::Error);
-  CHECK_THROWS_WITH_AS(run(ok, 33), doctest::Contains("padded length 33 is outside [1, max_seq_len = 32]"),
+  CHECK_THROWS_WITH_AS(run(ok, 33),
+                       doctest::Contains("padded length 33 is outside [1, max_seq_len = 32]"),
                        skein::Error);
   CHECK_THROWS_WITH_AS(run(ok, 3), doctest::Contains("has 4 tokens, more than the padded length 3"),
                        skein::Error);
@@ -96,8 +97,8 @@ TEST_CASE("one Model shared by threads, each with its own Session, gives the sam
   std::vector<skein::Matrix> expected;
   {
     skein::SessionOptions single_thread;
-      single_thread.threads = 1;
-      skein::Session s(model, single_thread);
+    single_thread.threads = 1;
+    skein::Session s(model, single_thread);
     for (const auto& ids : inputs) {
       std::span<const int32_t> one[] = {ids};
       expected.push_back(s.run(one, 32).logits);

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "session_flags.h"
 #include "profile_table.h"
+#include "session_flags.h"
 #include "skein/skein.h"
 #include "text_input.h"
 
@@ -89,7 +89,8 @@ void classify_batch(Session& session, const Model& model, std::vector<FileResult
       if (r.truncated) {
         std::string size =
             r.total_bytes >= 0 ? std::to_string(r.total_bytes) + " bytes" : "more bytes";
-        std::fprintf(stderr, "skein classify: warning: %s has %s; classified its first %lld bytes "
+        std::fprintf(stderr,
+                     "skein classify: warning: %s has %s; classified its first %lld bytes "
                      "(the model's max_seq_len)\n",
                      path.c_str(), size.c_str(), static_cast<long long>(cfg.max_seq_len));
       }
@@ -115,6 +116,7 @@ void classify_batch(Session& session, const Model& model, std::vector<FileResult
 int classify_command(int argc, char** argv) {
   cxxopts::Options options("skein classify", "Classify text files with a model.");
   options.positional_help("FILE...  (- reads stdin)");
+  // clang-format off
   options.add_options()
       ("m,model", "model directory (model.json + model.safetensors)", cxxopts::value<std::string>())
       ("f,format", "output format: text (file, label, probability per line) or json",
@@ -125,6 +127,7 @@ int classify_command(int argc, char** argv) {
        cxxopts::value<int>()->default_value("1"))
       ("h,help", "show this help")
       ("files", "text files", cxxopts::value<std::vector<std::string>>());
+  // clang-format on
   add_session_flags(options);
   options.parse_positional({"files"});
   cxxopts::ParseResult args = options.parse(argc, argv);
@@ -145,7 +148,8 @@ int classify_command(int argc, char** argv) {
   int repeat = args["repeat"].as<int>();
   if (repeat < 1) throw Error("--repeat must be at least 1, got " + std::to_string(repeat));
   auto files = args["files"].as<std::vector<std::string>>();
-  if (std::count(files.begin(), files.end(), "-") > 1) throw Error("stdin (-) given more than once");
+  if (std::count(files.begin(), files.end(), "-") > 1)
+    throw Error("stdin (-) given more than once");
 
   auto model = Model::load(args["model"].as<std::string>());
   if (model->config().dual) {

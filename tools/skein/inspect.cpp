@@ -13,11 +13,13 @@ namespace skein::cli {
 
 int inspect_command(int argc, char** argv) {
   cxxopts::Options options("skein inspect", "Show a model's config, graph and memory plan.");
+  // clang-format off
   options.add_options()
       ("m,model", "model directory", cxxopts::value<std::string>())
       ("n,seq-len", "sequence length for the memory plan (default: max_seq_len)",
        cxxopts::value<int64_t>())
       ("h,help", "show this help");
+  // clang-format on
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
@@ -28,8 +30,8 @@ int inspect_command(int argc, char** argv) {
   const ModelConfig& cfg = model->config();
   int64_t n = args.count("seq-len") ? args["seq-len"].as<int64_t>() : cfg.max_seq_len;
   if (n < 1 || n > cfg.max_seq_len) {
-    throw Error("--seq-len " + std::to_string(n) + " is outside [1, max_seq_len = " +
-                std::to_string(cfg.max_seq_len) + "]");
+    throw Error("--seq-len " + std::to_string(n) +
+                " is outside [1, max_seq_len = " + std::to_string(cfg.max_seq_len) + "]");
   }
   std::printf("%s", model->describe().c_str());
 
@@ -50,7 +52,9 @@ int inspect_command(int argc, char** argv) {
   }
   std::printf("  arena: %lld bytes for %lld bytes of tensors (reuse saves %.0f%%)\n",
               static_cast<long long>(plan.arena_bytes), static_cast<long long>(sum),
-              sum > 0 ? 100.0 * static_cast<double>(sum - plan.arena_bytes) / static_cast<double>(sum) : 0.0);
+              sum > 0
+                  ? 100.0 * static_cast<double>(sum - plan.arena_bytes) / static_cast<double>(sum)
+                  : 0.0);
   return kExitOk;
 }
 

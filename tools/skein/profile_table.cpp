@@ -5,8 +5,12 @@
 namespace skein::cli {
 namespace {
 
-double mib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
-double ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+double mib(int64_t bytes) {
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
+double ms(int64_t ns) {
+  return static_cast<double>(ns) / 1e6;
+}
 
 }  // namespace
 
@@ -25,7 +29,8 @@ void print_layer_table(std::FILE* out, const Profile& profile, int threads) {
   for (const LayerProfile& l : profile.layers) {
     int64_t med = median_ns(l.latency_ns);
     peak_live = std::max(peak_live, l.peak_live_bytes);
-    double share = total_median > 0 ? 100.0 * static_cast<double>(med) / static_cast<double>(total_median) : 0;
+    double share =
+        total_median > 0 ? 100.0 * static_cast<double>(med) / static_cast<double>(total_median) : 0;
     double gflops = l.flops > 0 && med > 0 ? l.flops / static_cast<double>(med) : 0;
     std::fprintf(out, "%-8s %12.3f %12.3f %9.1f%% %16.2f %14.2f %12.3f", l.layer.c_str(), ms(med),
                  ms(percentile_ns(l.latency_ns, 0.9)), share, mib(l.peak_live_bytes),

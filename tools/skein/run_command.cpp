@@ -6,8 +6,8 @@
 #include <cxxopts.hpp>
 
 #include "commands.h"
-#include "session_flags.h"
 #include "io/safetensors.h"
+#include "session_flags.h"
 #include "skein/skein.h"
 
 namespace skein::cli {
@@ -27,9 +27,12 @@ const TensorInfo& require_tensor(const SafetensorsFile& file, const std::string&
 
 int64_t int_at(const TensorInfo& t, int64_t i) {
   switch (t.dtype) {
-    case Dtype::I32: return reinterpret_cast<const int32_t*>(t.data)[i];
-    case Dtype::I64: return reinterpret_cast<const int64_t*>(t.data)[i];
-    default: return 0;
+    case Dtype::I32:
+      return reinterpret_cast<const int32_t*>(t.data)[i];
+    case Dtype::I64:
+      return reinterpret_cast<const int64_t*>(t.data)[i];
+    default:
+      return 0;
   }
 }
 
@@ -43,7 +46,8 @@ TokenRows read_tower(const SafetensorsFile& file, const std::string& ids_name,
   const TensorInfo& ids = require_tensor(file, ids_name);
   std::string where = file.path() + ": tensor '" + ids_name + "'";
   if (ids.dtype != Dtype::I32 && ids.dtype != Dtype::I64) {
-    throw Error(where + " has dtype " + std::string(dtype_name(ids.dtype)) + ", expected I32 or I64");
+    throw Error(where + " has dtype " + std::string(dtype_name(ids.dtype)) +
+                ", expected I32 or I64");
   }
   if (ids.shape.size() != 2 || ids.shape[0] < 1 || ids.shape[1] < 1) {
     throw Error(where + " must have shape [batch, n] with batch, n >= 1");
@@ -54,9 +58,11 @@ TokenRows read_tower(const SafetensorsFile& file, const std::string& ids_name,
   if (mask) {
     std::string mwhere = file.path() + ": tensor '" + mask_name + "'";
     if (mask->dtype != Dtype::I32 && mask->dtype != Dtype::I64 && mask->dtype != Dtype::F32) {
-      throw Error(mwhere + " has dtype " + std::string(dtype_name(mask->dtype)) + ", expected I32, I64 or F32");
+      throw Error(mwhere + " has dtype " + std::string(dtype_name(mask->dtype)) +
+                  ", expected I32, I64 or F32");
     }
-    if (mask->shape != ids.shape) throw Error(mwhere + " must have the shape of '" + ids_name + "'");
+    if (mask->shape != ids.shape)
+      throw Error(mwhere + " must have the shape of '" + ids_name + "'");
   }
   TokenRows out;
   out.padded_length = n;
@@ -92,6 +98,7 @@ TokenRows read_tower(const SafetensorsFile& file, const std::string& ids_name,
 int run_command(int argc, char** argv) {
   cxxopts::Options options("skein run",
                            "Run token ids through a model; write logits and pooled outputs.");
+  // clang-format off
   options.add_options()
       ("m,model", "model directory", cxxopts::value<std::string>())
       ("ids", "input safetensors: ids [batch, n] int32/int64, optional mask [batch, n] "
@@ -100,6 +107,7 @@ int run_command(int argc, char** argv) {
       ("out", "output safetensors: logits [batch, classes], pooled [batch, width] (f32)",
        cxxopts::value<std::string>())
       ("h,help", "show this help");
+  // clang-format on
   add_session_flags(options);
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -123,18 +131,19 @@ int run_command(int argc, char** argv) {
   }
   if (tower0.padded_length > model->config().max_seq_len) {
     throw Error(input.path() + ": sequence length " + std::to_string(tower0.padded_length) +
-                " exceeds the model's max_seq_len " +
-                std::to_string(model->config().max_seq_len));
+                " exceeds the model's max_seq_len " + std::to_string(model->config().max_seq_len));
   }
 
   Session session(model, session_options(args));
   std::vector<std::span<const int32_t>> sequences(rows.begin(), rows.end());
   RunResult result = session.run(sequences, tower0.padded_length);
-  write_safetensors(args["out"].as<std::string>(),
-                    {{"logits", Dtype::F32, {result.logits.rows, result.logits.cols},
-                      result.logits.data.data()},
-                     {"pooled", Dtype::F32, {result.pooled.rows, result.pooled.cols},
-                      result.pooled.data.data()}});
+  write_safetensors(
+      args["out"].as<std::string>(),
+      {{"logits", Dtype::F32, {result.logits.rows, result.logits.cols}, result.logits.data.data()},
+       {"pooled",
+        Dtype::F32,
+        {result.pooled.rows, result.pooled.cols},
+        result.pooled.data.data()}});
   return kExitOk;
 }
 

@@ -5,6 +5,7 @@
 namespace skein::cli {
 
 void add_session_flags(cxxopts::Options& options) {
+  // clang-format off
   options.add_options("session")
       ("t,threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
       ("attention", "attention method replacing the model's (e.g. exact)",
@@ -12,6 +13,7 @@ void add_session_flags(cxxopts::Options& options) {
       ("features", "feature count of sampling attention methods (0 = the method's default)",
        cxxopts::value<int64_t>()->default_value("0"))
       ("seed", "seed of randomized attention methods", cxxopts::value<uint64_t>()->default_value("0"));
+  // clang-format on
 }
 
 SessionOptions session_options(const cxxopts::ParseResult& args) {

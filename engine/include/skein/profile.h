@@ -25,11 +25,11 @@ struct NodeProfile {
 /// Nodes grouped by their layer label, in first-appearance order.
 struct LayerProfile {
   std::string layer;
-  std::vector<int64_t> latency_ns;  // per run: the sum of the layer's node latencies
-  int64_t peak_live_bytes = 0;      // max live_bytes over the layer's nodes (activation arena)
-  int64_t peak_workspace_bytes = 0; // max workspace over the layer's nodes
-  int64_t weight_bytes = 0;         // weights the layer reads
-  int64_t rss_high_water_bytes = 0; // process peak RSS (VmHWM) when the layer finished, last run
+  std::vector<int64_t> latency_ns;   // per run: the sum of the layer's node latencies
+  int64_t peak_live_bytes = 0;       // max live_bytes over the layer's nodes (activation arena)
+  int64_t peak_workspace_bytes = 0;  // max workspace over the layer's nodes
+  int64_t weight_bytes = 0;          // weights the layer reads
+  int64_t rss_high_water_bytes = 0;  // process peak RSS (VmHWM) when the layer finished, last run
   double flops = 0;
 };
 

@@ -2,6 +2,8 @@
 
 namespace skein {
 
-const char* version() { return SKEIN_VERSION; }
+const char* version() {
+  return SKEIN_VERSION;
+}
 
 }  // namespace skein

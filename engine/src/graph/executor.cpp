@@ -92,9 +92,7 @@ class NodeRunner {
   }
 
  private:
-  float* tensor(int t) const {
-    return reinterpret_cast<float*>(arena_ + plan_.tensor_offset[t]);
-  }
+  float* tensor(int t) const { return reinterpret_cast<float*>(arena_ + plan_.tensor_offset[t]); }
   const float* input(const Node& node, size_t i) const { return tensor(node.inputs[i]); }
 
   const Graph& graph_;

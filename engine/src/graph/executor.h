@@ -13,11 +13,11 @@
 namespace skein {
 
 struct ExecutionInputs {
-  const int32_t* ids = nullptr;           // packed ids, rows.tokens entries
-  std::span<const int64_t> seq_offsets;   // rows.sequences + 1 token offsets
+  const int32_t* ids = nullptr;          // packed ids, rows.tokens entries
+  std::span<const int64_t> seq_offsets;  // rows.sequences + 1 token offsets
   RowCounts rows;
-  double padded_length = 0;               // MEAN pooling divisor
-  uint64_t seed = 0;                      // for randomized attention methods
+  double padded_length = 0;  // MEAN pooling divisor
+  uint64_t seed = 0;         // for randomized attention methods
 };
 
 /// Called after each node with its index and kernel wall time in nanoseconds.

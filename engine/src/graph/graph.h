@@ -58,19 +58,19 @@ struct Node {
   int output = -1;
   std::vector<WeightRef> weights;  // in the op's role order (docs/FORMAT.md)
   // Attributes; each op reads only its own.
-  float eps = 0;            // LayerNorm
-  int32_t cls_id = -1;      // Embedding: prepended id, -1 = none
-  int num_heads = 0;        // Attention
-  int head_dim = 0;         // Attention
-  int tower_index = 0;      // Tower
+  float eps = 0;                        // LayerNorm
+  int32_t cls_id = -1;                  // Embedding: prepended id, -1 = none
+  int num_heads = 0;                    // Attention
+  int head_dim = 0;                     // Attention
+  int tower_index = 0;                  // Tower
   std::unique_ptr<ops::Linear> linear;  // Linear: the prepared kernel
 };
 
 struct Graph {
   std::vector<TensorDesc> tensors;
   std::vector<Node> nodes;
-  int logits = -1;  // tensor index
-  int pooled = -1;  // tensor index
+  int logits = -1;                  // tensor index
+  int pooled = -1;                  // tensor index
   std::vector<std::string> layers;  // layer labels in first-appearance order
 };
 

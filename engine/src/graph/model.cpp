@@ -24,9 +24,15 @@ std::shared_ptr<const Model> Model::load(const std::string& dir) {
   return std::shared_ptr<const Model>(new Model(load_model(dir)));
 }
 
-const std::string& Model::path() const { return impl_->path; }
-const std::string& Model::name() const { return impl_->name; }
-const ModelConfig& Model::config() const { return impl_->config; }
+const std::string& Model::path() const {
+  return impl_->path;
+}
+const std::string& Model::name() const {
+  return impl_->name;
+}
+const ModelConfig& Model::config() const {
+  return impl_->config;
+}
 
 std::string Model::label(int64_t index) const {
   if (index >= 0 && index < static_cast<int64_t>(impl_->labels.size())) {

@@ -22,9 +22,8 @@ std::vector<int64_t> place_buffers(std::span<const BufferLifetime> buffers, int6
   std::vector<size_t> order(buffers.size());
   std::iota(order.begin(), order.end(), size_t{0});
   // Largest first packs better; ties by start keep the plan deterministic.
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return buffers[a].bytes > buffers[b].bytes;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return buffers[a].bytes > buffers[b].bytes; });
 
   std::vector<int64_t> offset(buffers.size(), -1);
   std::vector<size_t> placed;

@@ -38,8 +38,8 @@ class SessionImpl {
     std::vector<int64_t> workspace(graph.nodes.size(), 0);
     for (size_t n = 0; n < graph.nodes.size(); ++n) {
       if (graph.nodes[n].op == OpKind::Attention) {
-        workspace[n] = static_cast<int64_t>(attention_->workspace_bytes(
-            attention_shape(graph.nodes[n], batch.offsets), threads_));
+        workspace[n] = static_cast<int64_t>(
+            attention_->workspace_bytes(attention_shape(graph.nodes[n], batch.offsets), threads_));
       }
     }
     MemoryPlan plan = plan_memory(graph, batch.rows, workspace);
@@ -137,8 +137,8 @@ class SessionImpl {
       for (int64_t t = 0; t < len; ++t) {
         if (seq[t] < 0 || seq[t] >= cfg.vocab_size) {
           throw Error("sequence " + std::to_string(s) + ", position " + std::to_string(t) +
-                      ": token id " + std::to_string(seq[t]) + " is outside [0, vocab_size = " +
-                      std::to_string(cfg.vocab_size) + ")");
+                      ": token id " + std::to_string(seq[t]) +
+                      " is outside [0, vocab_size = " + std::to_string(cfg.vocab_size) + ")");
         }
       }
       if (cls_id >= 0) {
@@ -223,14 +223,23 @@ Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
-RunResult Session::run(std::span<const std::span<const int32_t>> sequences,
-                       int64_t padded_length) {
+RunResult Session::run(std::span<const std::span<const int32_t>> sequences, int64_t padded_length) {
   return impl_->run(sequences, padded_length);
 }
-Profile Session::profile() const { return impl_->profile(); }
-void Session::reset_profile() { impl_->reset_profile(); }
-const SessionOptions& Session::options() const { return impl_->options(); }
-int Session::threads() const { return impl_->threads(); }
-const Model& Session::model() const { return impl_->model(); }
+Profile Session::profile() const {
+  return impl_->profile();
+}
+void Session::reset_profile() {
+  impl_->reset_profile();
+}
+const SessionOptions& Session::options() const {
+  return impl_->options();
+}
+int Session::threads() const {
+  return impl_->threads();
+}
+const Model& Session::model() const {
+  return impl_->model();
+}
 
 }  // namespace skein

@@ -195,12 +195,12 @@ class GraphBuilder {
     if (!inputs.is_array()) ictx.fail("expected an array of tensor names");
     auto count = static_cast<int>(inputs.size());
     if (count < schema.min_inputs || count > schema.max_inputs) {
-      ictx.fail("op '" + std::string(op_name(schema.op)) + "' takes " +
-                (schema.min_inputs == schema.max_inputs
-                     ? std::to_string(schema.min_inputs)
-                     : std::to_string(schema.min_inputs) + " to " +
-                           std::to_string(schema.max_inputs)) +
-                " inputs, got " + std::to_string(count));
+      ictx.fail(
+          "op '" + std::string(op_name(schema.op)) + "' takes " +
+          (schema.min_inputs == schema.max_inputs
+               ? std::to_string(schema.min_inputs)
+               : std::to_string(schema.min_inputs) + " to " + std::to_string(schema.max_inputs)) +
+          " inputs, got " + std::to_string(count));
     }
     for (const json& in : inputs) {
       if (!in.is_string()) ictx.fail("expected a tensor name, got " + in.dump());
@@ -232,8 +232,8 @@ class GraphBuilder {
         wctx.field(role).fail("tensor '" + tname + "' is not in " + weights_.path());
       }
       if (info->dtype != Dtype::F32) {
-        wctx.field(role).fail("tensor '" + tname + "' has dtype " + std::string(dtype_name(info->dtype)) +
-                              ", expected F32");
+        wctx.field(role).fail("tensor '" + tname + "' has dtype " +
+                              std::string(dtype_name(info->dtype)) + ", expected F32");
       }
       used_weights_.insert(tname);
       node.weights.push_back(WeightRef{tname, info->shape,
@@ -247,7 +247,8 @@ class GraphBuilder {
     const WeightRef& w = node.weights[role_index];
     if (w.shape != expected) {
       const OpSchema& schema = op_schemas().at(op_name(node.op));
-      ctx.field("weights").field(schema.weight_roles[role_index])
+      ctx.field("weights")
+          .field(schema.weight_roles[role_index])
           .fail("tensor '" + w.name + "' has shape " + shape_text(w.shape) + ", expected " +
                 shape_text(expected));
     }
@@ -257,8 +258,8 @@ class GraphBuilder {
     return graph_.tensors[node.inputs[i]];
   }
 
-  static int64_t attr_int(const json& attrs, const std::string& key, const Context& ctx,
-                          int64_t lo, int64_t hi) {
+  static int64_t attr_int(const json& attrs, const std::string& key, const Context& ctx, int64_t lo,
+                          int64_t hi) {
     return read_int(attrs, key, ctx.field("attrs"), lo, hi);
   }
 
@@ -269,7 +270,8 @@ class GraphBuilder {
         expect_shape(node, 0, {cfg_.vocab_size, cfg_.dim}, ctx);
         expect_shape(node, 1, {cfg_.max_seq_len, cfg_.dim}, ctx);
         if (attrs.contains("cls_id")) {
-          node.cls_id = static_cast<int32_t>(attr_int(attrs, "cls_id", ctx, 0, cfg_.vocab_size - 1));
+          node.cls_id =
+              static_cast<int32_t>(attr_int(attrs, "cls_id", ctx, 0, cfg_.vocab_size - 1));
         }
         return {"", RowKind::Tokens, cfg_.dim};
       }
@@ -288,15 +290,14 @@ class GraphBuilder {
         const TensorDesc& x = input(node, 0);
         const WeightRef& w = node.weights[0];
         if (w.shape.size() != 2 || w.shape[1] != x.width) {
-          ctx.field("weights").field("weight")
-              .fail("tensor '" + w.name + "' has shape " + shape_text(w.shape) +
-                    ", expected [out, " + std::to_string(x.width) + "] for input '" + x.name +
-                    "'");
+          ctx.field("weights").field("weight").fail(
+              "tensor '" + w.name + "' has shape " + shape_text(w.shape) + ", expected [out, " +
+              std::to_string(x.width) + "] for input '" + x.name + "'");
         }
         int64_t out_features = w.shape[0];
         expect_shape(node, 1, {out_features}, ctx);
-        node.linear = std::make_unique<ops::Linear>(w.data, node.weights[1].data, x.width,
-                                                    out_features);
+        node.linear =
+            std::make_unique<ops::Linear>(w.data, node.weights[1].data, x.width, out_features);
         return {"", x.rows, out_features};
       }
       case OpKind::Attention: {
@@ -376,7 +377,8 @@ class GraphBuilder {
   int resolve_output(const json& outputs, const std::string& key, const Context& ctx) {
     std::string tname = read_string(outputs, key, ctx);
     auto it = tensor_index_.find(tname);
-    if (it == tensor_index_.end()) ctx.field(key).fail("tensor '" + tname + "' is not in the graph");
+    if (it == tensor_index_.end())
+      ctx.field(key).fail("tensor '" + tname + "' is not in the graph");
     TensorDesc& t = graph_.tensors[it->second];
     RowKind expected = cfg_.dual ? RowKind::Items : RowKind::Sequences;
     if (t.rows != expected) {
@@ -397,8 +399,8 @@ class GraphBuilder {
     const TensorDesc& logits = graph_.tensors[graph_.logits];
     if (logits.width != cfg_.num_classes) {
       ctx.field("logits").fail("tensor '" + logits.name + "' has width " +
-                               std::to_string(logits.width) + ", expected num_classes = " +
-                               std::to_string(cfg_.num_classes));
+                               std::to_string(logits.width) +
+                               ", expected num_classes = " + std::to_string(cfg_.num_classes));
     }
   }
 
@@ -469,7 +471,8 @@ std::unique_ptr<ModelImpl> build_model(const json& doc, const std::string& json_
   std::string type = read_string(tok, "type", tctx);
   if (type != "bytes") tctx.field("type").fail("unknown tokenizer '" + type + "' (known: bytes)");
   if (cfg.vocab_size < 256) {
-    root.field("config").field("vocab_size")
+    root.field("config")
+        .field("vocab_size")
         .fail("value " + std::to_string(cfg.vocab_size) + " cannot hold 256 byte ids");
   }
   impl->token_offset = static_cast<int32_t>(read_int(tok, "offset", tctx, 0, cfg.vocab_size - 256));
@@ -501,9 +504,9 @@ std::unique_ptr<ModelImpl> build_model(const json& doc, const std::string& json_
 std::unique_ptr<ModelImpl> load_model(const std::string& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    throw Error(dir + ": not a model directory (" +
-                (std::filesystem::exists(dir, ec) ? "not a directory" : "no such file or directory") +
-                ")");
+    throw Error(
+        dir + ": not a model directory (" +
+        (std::filesystem::exists(dir, ec) ? "not a directory" : "no such file or directory") + ")");
   }
   std::string json_path = dir + "/model.json";
   json doc = read_json_file(json_path);
