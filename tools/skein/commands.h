@@ -13,5 +13,6 @@ inline constexpr int kExitError = 2;
 int classify_command(int argc, char** argv);
 int run_command(int argc, char** argv);
 int inspect_command(int argc, char** argv);
+int attention_command(int argc, char** argv);
 
 }  // namespace skein::cli
