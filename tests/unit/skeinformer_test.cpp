@@ -612,3 +612,52 @@ TEST_CASE("skeinformer quality: spectral error falls with d and beats vmean and 
 
 }  // namespace
 }  // namespace skein
+
+#include <cstdlib>
+#include <fstream>
+
+namespace skein {
+namespace {
+
+// Cases written by tests/parity/skeinformer_parity.py from the PyTorch
+// reference (models/pytorch/skeinformer.py): from $SKEIN_SKEINFORMER_PARITY,
+// else the small golden file in tests/data.
+TEST_CASE("skeinformer parity with the PyTorch reference") {
+  const char* env = std::getenv("SKEIN_SKEINFORMER_PARITY");
+  const std::string path = env ? env : std::string(SKEIN_TEST_DATA) + "/skeinformer_parity.json";
+  std::ifstream file(path);
+  REQUIRE_MESSAGE(file.good(), "cannot open " << path);
+  const auto doc = nlohmann::json::parse(file);
+  const std::map<std::string, SkeinVariant> variants{
+      {"skeinformer", SkeinVariant::kSkeinformer}, {"skein-uniform", SkeinVariant::kUniform},
+      {"skein-nonorm", SkeinVariant::kNoNorm},     {"skein-simplenorm", SkeinVariant::kSimpleNorm},
+      {"skein-nopilot", SkeinVariant::kNoPilot}};
+  size_t checked = 0;
+  double worst = 0.0;
+  for (const auto& c : doc.at("cases")) {
+    const auto m = c.at("m").get<int64_t>();
+    const auto p = c.at("p").get<int>();
+    CAPTURE(c.at("variant").get<std::string>());
+    CAPTURE(m);
+    Problem problem({m}, 1, p, 0);
+    problem.q = c.at("q").get<std::vector<float>>();
+    problem.k = c.at("k").get<std::vector<float>>();
+    problem.v = c.at("v").get<std::vector<float>>();
+    const SkeinformerAttention method(variants.at(c.at("variant").get<std::string>()),
+                                      c.at("features").get<int64_t>());
+    SkeinIndices idx;
+    idx.pilot = c.at("pilot").get<std::vector<int64_t>>();
+    idx.columns = c.at("columns").get<std::vector<int64_t>>();
+    method.run_head_with_indices(problem.view(), 0, 0, idx);
+    const auto ref = c.at("out").get<std::vector<double>>();
+    const double error = head_error(problem, 0, 0, ref);
+    worst = std::max(worst, error);
+    CHECK(error < 1e-5);
+    ++checked;
+  }
+  MESSAGE(checked << " cases from " << path << ", worst relative error " << worst);
+  CHECK(checked > 0);
+}
+
+}  // namespace
+}  // namespace skein
