@@ -143,7 +143,9 @@ TEST_CASE("the profile has one entry per node and layer, with live bytes") {
   CHECK(p.layers[1].layer == "0");
   CHECK(p.layers[1].latency_ns.size() == 2);
   CHECK(p.layers[1].peak_live_bytes >= 4 * 20 * 8 * 4);
-  CHECK(p.layers[1].flops == doctest::Approx(2.0 * 20 * 8 * (8 * 4 + 16 * 2)));
+  // Linear layers 2·rows·in·out each, exact attention 4·n²·p per head.
+  CHECK(p.layers[1].flops ==
+        doctest::Approx(2.0 * 20 * 8 * (8 * 4 + 16 * 2) + 4.0 * 20 * 20 * 4 * 2));
   CHECK(p.arena_bytes > 0);
   session.reset_profile();
   CHECK(session.profile().runs == 0);

@@ -48,6 +48,12 @@ class AttentionMethod {
   /// from inside one). `workspace` holds at least workspace_bytes() bytes,
   /// 64-byte aligned.
   virtual void run(const AttentionProblem& problem, std::span<std::byte> workspace) const = 0;
+  /// Floating-point operations of one call, for the profiler's GFLOP/s; 0 when
+  /// the method does not count them.
+  virtual double flops(std::span<const int64_t> /*seq_offsets*/, int /*num_heads*/,
+                       int /*head_dim*/) const {
+    return 0;
+  }
 };
 
 /// Creates the method called `name` with its parameters (the model.json

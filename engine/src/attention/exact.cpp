@@ -344,4 +344,9 @@ void exact_attention_ref(const AttentionProblem& problem) {
   }
 }
 
+double ExactAttention::flops(std::span<const int64_t> seq_offsets, int num_heads,
+                             int head_dim) const {
+  return exact_attention_flops(seq_offsets, num_heads, head_dim);
+}
+
 }  // namespace skein

@@ -15,6 +15,7 @@ class ExactAttention : public AttentionMethod {
   std::string name() const override { return "exact"; }
   size_t workspace_bytes(const AttentionShape& shape, int threads) const override;
   void run(const AttentionProblem& problem, std::span<std::byte> workspace) const override;
+  double flops(std::span<const int64_t> seq_offsets, int num_heads, int head_dim) const override;
 };
 
 /// Floating-point operations of exact attention, for throughput reports:

@@ -51,7 +51,7 @@ class SessionImpl {
     std::vector<int64_t> node_ns(graph.nodes.size());
     execute(graph, plan, arena_.data(), inputs, *attention_,
             [&](size_t node, int64_t ns) { node_ns[node] = ns; });
-    record_profile(plan, batch.rows, node_ns);
+    record_profile(plan, batch.rows, batch.offsets, node_ns);
 
     RunResult result;
     result.logits = read_output(graph.logits, plan, batch.rows);
@@ -156,7 +156,7 @@ class SessionImpl {
   }
 
   void record_profile(const MemoryPlan& plan, const RowCounts& rows,
-                      const std::vector<int64_t>& node_ns) {
+                      std::span<const int64_t> seq_offsets, const std::vector<int64_t>& node_ns) {
     const Graph& graph = graph_impl().graph;
     profile_.runs += 1;
     profile_.arena_bytes = plan.arena_bytes;
@@ -171,7 +171,7 @@ class SessionImpl {
       p.latency_ns.push_back(node_ns[n]);
       p.live_bytes = plan.live_bytes[n];
       p.workspace_bytes = plan.workspace_bytes[n];
-      p.flops = node_flops(graph.nodes[n], rows);
+      p.flops = node_flops(graph.nodes[n], rows, seq_offsets);
       LayerProfile& l = layer_of(graph.nodes[n].layer);
       l.latency_ns.back() += node_ns[n];
       l.peak_live_bytes = std::max(l.peak_live_bytes, p.live_bytes);
@@ -183,8 +183,12 @@ class SessionImpl {
     for (LayerProfile& l : profile_.layers) l.rss_high_water_bytes = rss;
   }
 
-  double node_flops(const Node& node, const RowCounts& rows) const {
+  double node_flops(const Node& node, const RowCounts& rows,
+                    std::span<const int64_t> seq_offsets) const {
     const Graph& graph = graph_impl().graph;
+    if (node.op == OpKind::Attention) {
+      return attention_->flops(seq_offsets, node.num_heads, node.head_dim);
+    }
     if (node.op != OpKind::Linear) return 0;
     const TensorDesc& x = graph.tensors[node.inputs[0]];
     const TensorDesc& y = graph.tensors[node.output];
