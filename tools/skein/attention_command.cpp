@@ -66,10 +66,14 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 bool mask_at(const TensorInfo& t, int64_t i) {
   switch (t.dtype) {
-    case Dtype::F32: return reinterpret_cast<const float*>(t.data)[i] != 0.0f;
-    case Dtype::I32: return reinterpret_cast<const int32_t*>(t.data)[i] != 0;
-    case Dtype::I64: return reinterpret_cast<const int64_t*>(t.data)[i] != 0;
-    default: return false;
+    case Dtype::F32:
+      return reinterpret_cast<const float*>(t.data)[i] != 0.0f;
+    case Dtype::I32:
+      return reinterpret_cast<const int32_t*>(t.data)[i] != 0;
+    case Dtype::I64:
+      return reinterpret_cast<const int64_t*>(t.data)[i] != 0;
+    default:
+      return false;
   }
 }
 
@@ -103,8 +107,8 @@ QkvInput read_qkv(const SafetensorsFile& file) {
                 ", expected I32, I64 or F32");
   }
   if (mask->shape != std::vector<int64_t>{in.batch, in.n}) {
-    throw Error(where + " has shape " + shape_text(mask->shape) + ", expected [batch, n] = " +
-                shape_text({in.batch, in.n}));
+    throw Error(where + " has shape " + shape_text(mask->shape) +
+                ", expected [batch, n] = " + shape_text({in.batch, in.n}));
   }
   for (int64_t b = 0; b < in.batch; ++b) {
     int64_t len = 0;
@@ -158,22 +162,22 @@ int attention_command(int argc, char** argv) {
   cxxopts::Options options(
       "skein attention",
       "Run one attention method on q, k, v from a safetensors file; write its output.");
-  options.add_options()
-      ("method", "attention method (e.g. exact)", cxxopts::value<std::string>())
-      ("features", "feature count of sampling methods (passed to the method only when given)",
-       cxxopts::value<int64_t>())
-      ("seed", "seed of randomized methods", cxxopts::value<uint64_t>()->default_value("0"))
-      ("qkv", "input safetensors: q, k, v f32 [batch, heads, n, p], optional mask [batch, n] "
-              "(int32/int64/f32, nonzero = real token, padding after the real tokens)",
-       cxxopts::value<std::string>())
-      ("out", "output safetensors: out f32 [batch, heads, n, p], padding rows zero",
-       cxxopts::value<std::string>())
-      ("repeat", "time R runs of the kernel after one warm-up run",
-       cxxopts::value<int64_t>()->default_value("1"))
-      ("json", "print {method, n, batch, heads, p, features, median_ms, min_ms, "
-               "workspace_bytes, threads} on stdout")
-      ("t,threads", "threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
-      ("h,help", "show this help");
+  options.add_options()("method", "attention method (e.g. exact)", cxxopts::value<std::string>())(
+      "features", "feature count of sampling methods (passed to the method only when given)",
+      cxxopts::value<int64_t>())("seed", "seed of randomized methods",
+                                 cxxopts::value<uint64_t>()->default_value("0"))(
+      "qkv",
+      "input safetensors: q, k, v f32 [batch, heads, n, p], optional mask [batch, n] "
+      "(int32/int64/f32, nonzero = real token, padding after the real tokens)",
+      cxxopts::value<std::string>())(
+      "out", "output safetensors: out f32 [batch, heads, n, p], padding rows zero",
+      cxxopts::value<std::string>())("repeat", "time R runs of the kernel after one warm-up run",
+                                     cxxopts::value<int64_t>()->default_value("1"))(
+      "json",
+      "print {method, n, batch, heads, p, features, median_ms, min_ms, "
+      "workspace_bytes, threads} on stdout")("t,threads", "threads (0 = all cores)",
+                                             cxxopts::value<int>()->default_value("0"))(
+      "h,help", "show this help");
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
@@ -186,12 +190,14 @@ int attention_command(int argc, char** argv) {
   const int64_t repeat = args["repeat"].as<int64_t>();
   if (repeat < 1) throw Error("--repeat must be at least 1, got " + std::to_string(repeat));
   int threads = args["threads"].as<int>();
-  if (threads < 0) throw Error("--threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  if (threads < 0)
+    throw Error("--threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
   if (threads == 0) threads = omp_get_num_procs();
   std::optional<int64_t> features;
   if (args.count("features")) {
     features = args["features"].as<int64_t>();
-    if (*features < 1) throw Error("--features must be at least 1, got " + std::to_string(*features));
+    if (*features < 1)
+      throw Error("--features must be at least 1, got " + std::to_string(*features));
   }
   const bool timed = args.count("repeat") > 0 || args.count("json") > 0;
 
@@ -204,7 +210,8 @@ int attention_command(int argc, char** argv) {
 
   std::vector<int64_t> offsets(static_cast<size_t>(in.batch) + 1, 0);
   for (int64_t b = 0; b < in.batch; ++b) {
-    offsets[static_cast<size_t>(b) + 1] = offsets[static_cast<size_t>(b)] + in.lengths[static_cast<size_t>(b)];
+    offsets[static_cast<size_t>(b) + 1] =
+        offsets[static_cast<size_t>(b)] + in.lengths[static_cast<size_t>(b)];
   }
   AttentionShape shape;
   shape.num_seqs = in.batch;
@@ -244,8 +251,8 @@ int attention_command(int argc, char** argv) {
                      .count());
   }
   std::sort(ms.begin(), ms.end());
-  const double median = ms.size() % 2 ? ms[ms.size() / 2]
-                                      : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  const double median =
+      ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
 
   std::vector<float> result(static_cast<size_t>(in.batch * in.heads * in.n * in.p), 0.0f);
   unpack(in, out.data(), offsets, result.data());
@@ -267,12 +274,13 @@ int attention_command(int argc, char** argv) {
     report["repeat"] = repeat;
     std::printf("%s\n", report.dump().c_str());
   } else if (timed) {
-    std::printf("%s: batch %lld, heads %lld, n %lld, p %lld, %d threads: median %.3f ms, min %.3f ms "
-                "over %lld runs; workspace %zu bytes\n",
-                spec["method"].get<std::string>().c_str(), static_cast<long long>(in.batch),
-                static_cast<long long>(in.heads), static_cast<long long>(in.n),
-                static_cast<long long>(in.p), threads, median, ms.front(),
-                static_cast<long long>(repeat), bytes);
+    std::printf(
+        "%s: batch %lld, heads %lld, n %lld, p %lld, %d threads: median %.3f ms, min %.3f ms "
+        "over %lld runs; workspace %zu bytes\n",
+        spec["method"].get<std::string>().c_str(), static_cast<long long>(in.batch),
+        static_cast<long long>(in.heads), static_cast<long long>(in.n),
+        static_cast<long long>(in.p), threads, median, ms.front(), static_cast<long long>(repeat),
+        bytes);
   }
   return kExitOk;
 }
