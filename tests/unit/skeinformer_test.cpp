@@ -661,3 +661,31 @@ TEST_CASE("skeinformer parity with the PyTorch reference") {
 
 }  // namespace
 }  // namespace skein
+
+namespace skein {
+namespace {
+
+TEST_CASE("skein-nonorm: column weights right where pass 2 recomputes instead of storing") {
+  // d·m = 2000 · 6000 floats is over the 32 MiB store budget: about 21 of the 32
+  // key blocks are stored, the rest recomputed. skein-nonorm's output depends
+  // on every selected column's weight, so it checks both paths.
+  Problem problem({6000}, 1, 8, 21);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int64_t> row(0, 5999);
+  SkeinIndices idx;
+  for (int r = 0; r < 2000; ++r) idx.pilot.push_back(row(rng));
+  std::vector<int64_t> all(6000);
+  std::iota(all.begin(), all.end(), 0);
+  std::shuffle(all.begin(), all.end(), rng);
+  idx.columns.assign(all.begin(), all.begin() + 300);
+  idx.columns.push_back(5999);  // a column of the last (recomputed) block
+  std::sort(idx.columns.begin(), idx.columns.end());
+  idx.columns.erase(std::unique(idx.columns.begin(), idx.columns.end()), idx.columns.end());
+  const SkeinformerAttention method(SkeinVariant::kNoNorm, 2000);
+  method.run_head_with_indices(problem.view(), 0, 0, idx);
+  const auto ref = reference(extract(problem, 0, 0), SkeinVariant::kNoNorm, idx);
+  CHECK(head_error(problem, 0, 0, ref) < 1e-5);
+}
+
+}  // namespace
+}  // namespace skein

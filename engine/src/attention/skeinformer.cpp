@@ -30,6 +30,20 @@ static_assert(kQueryBlock % kPanelWidth == 0);
 
 constexpr size_t kAlignment = 64;
 
+// The pilot block's probabilities from pass 1 are kept for pass 2 (instead of
+// recomputing scores and exponentials) for as many key blocks as fit in this
+// budget per thread; the remaining blocks are recomputed. Measured on the
+// build machine (1 thread, 2 heads, n = 16384, d = 256, CPU time on a loaded
+// host): recomputing every block 67 ms, storing every block 50 ms.
+constexpr size_t kStoreBudgetBytes = size_t{32} << 20;
+
+size_t key_blocks(size_t m) { return (m + kKeyBlock - 1) / kKeyBlock; }
+
+// Key blocks of a head with `dpad` padded pilot rows whose probabilities are stored.
+size_t stored_blocks(size_t m, size_t dpad) {
+  return std::min(key_blocks(m), kStoreBudgetBytes / (dpad * kKeyBlock * sizeof(float)));
+}
+
 size_t aligned_size(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -124,18 +138,29 @@ struct Scratch {
   double* sum_v;       // [p] ΣV
   int64_t* pilot;      // [dpad]
   Candidate* heap;     // [dpad]
+  float* store;        // stored pilot probabilities: [block][panel][kKeyBlock][kPanelWidth]
+  float* block_max;    // [block][dpad] pilot row max after each stored block
 };
 
-size_t scratch_bytes(size_t p, size_t dpad) {
+// Capacities of the store and block_max arrays for heads of up to max_len tokens.
+size_t store_floats(size_t dpad, size_t max_len) {
+  return std::min(kStoreBudgetBytes / sizeof(float), dpad * key_blocks(max_len) * kKeyBlock);
+}
+size_t block_max_floats(size_t dpad, size_t max_len) {
+  return std::min(kStoreBudgetBytes / (sizeof(float) * kKeyBlock), dpad * key_blocks(max_len));
+}
+
+size_t scratch_bytes(size_t p, size_t dpad, size_t max_len) {
   const auto f = [](size_t count) { return aligned_size(count * sizeof(float)); };
   return 2 * f(p * dpad) + 2 * f(dpad) + f(dpad * p) + 2 * f(p * kQueryBlock) +
          2 * f(kKeyBlock * p) + f(std::max(kKeyBlock, dpad) * kPanelWidth) +
          f(kKeyBlock * kPanelWidth) + 2 * f(kQueryBlock) + 4 * f(kPanelWidth) + 2 * f(dpad * p) +
          f(p) + aligned_size(p * sizeof(double)) + aligned_size(dpad * sizeof(int64_t)) +
-         aligned_size(dpad * sizeof(Candidate));
+         aligned_size(dpad * sizeof(Candidate)) + f(store_floats(dpad, max_len)) +
+         f(block_max_floats(dpad, max_len));
 }
 
-Scratch carve_scratch(std::byte* base, size_t p, size_t dpad) {
+Scratch carve_scratch(std::byte* base, size_t p, size_t dpad, size_t max_len) {
   auto take = [&base](size_t bytes) {
     std::byte* at = base;
     base += aligned_size(bytes);
@@ -167,6 +192,8 @@ Scratch carve_scratch(std::byte* base, size_t p, size_t dpad) {
   s.sum_v = reinterpret_cast<double*>(take(p * sizeof(double)));
   s.pilot = reinterpret_cast<int64_t*>(take(dpad * sizeof(int64_t)));
   s.heap = reinterpret_cast<Candidate*>(take(dpad * sizeof(Candidate)));
+  s.store = floats(store_floats(dpad, max_len));
+  s.block_max = floats(block_max_floats(dpad, max_len));
   return s;
 }
 
@@ -211,8 +238,11 @@ void load_queries_t(const Head& h, size_t rows, size_t padded, RowOf row_of, flo
 // Online softmax over all keys for the `padded` queries in q_t (leading
 // dimension ld_t): leaves their row max and row sum, and when `acc_t` is not
 // null the unnormalised Σ e^(s − max) v in acc_t ([p][ld_t]).
+// The first `store` key blocks' probabilities e^(s − running max) go to
+// s.store and the running max after each of them to s.block_max.
 void full_softmax_pass(const Head& h, const Scratch& s, const float* q_t, size_t ld_t,
-                       size_t padded, float* row_max, float* row_sum, float* acc_t) {
+                       size_t padded, float* row_max, float* row_sum, float* acc_t,
+                       size_t store = 0) {
   std::fill_n(row_max, padded, -std::numeric_limits<float>::infinity());
   std::fill_n(row_sum, padded, 0.0f);
   const auto stride = static_cast<ptrdiff_t>(h.p);
@@ -227,6 +257,13 @@ void full_softmax_pass(const Head& h, const Scratch& s, const float* q_t, size_t
       simd::panel_matmul_max(q_t + panel, ld_t, key_block, keys, h.p, s.probs, kPanelWidth,
                              s.new_max);
       update_softmax(s.probs, keys, s.new_max, row_max + panel, row_sum + panel, s.rescale);
+      const size_t block = key0 / kKeyBlock;
+      if (block < store) {
+        std::copy_n(s.probs, keys * kPanelWidth,
+                    s.store + (block * (padded / kPanelWidth) + panel / kPanelWidth) * kKeyBlock *
+                                  kPanelWidth);
+        std::copy_n(row_max + panel, kPanelWidth, s.block_max + block * padded + panel);
+      }
       if (!acc_t) continue;
       if (key0 == 0) {
         simd::panel_matmul(s.probs, kPanelWidth, value_block_t, h.p, keys, acc_t + panel, ld_t);
@@ -256,7 +293,8 @@ Selection prepare(const Head& h, const Scratch& s, SkeinVariant variant, size_t 
   if (pilot) {
     load_queries_t(h, d, dpad, [&s](size_t r) { return static_cast<size_t>(s.pilot[r]); }, scale,
                    s.pilot_q_t, dpad);
-    full_softmax_pass(h, s, s.pilot_q_t, dpad, dpad, s.pilot_max, s.pilot_sum, s.pilot_acc_t);
+    full_softmax_pass(h, s, s.pilot_q_t, dpad, dpad, s.pilot_max, s.pilot_sum, s.pilot_acc_t,
+                      stored_blocks(h.m, dpad));
     for (size_t r = 0; r < dpad; ++r) {
       const float inverse = r < d ? 1.0f / s.pilot_sum[r] : 0.0f;
       s.pilot_sum[r] = inverse;
@@ -272,7 +310,26 @@ Selection prepare(const Head& h, const Scratch& s, SkeinVariant variant, size_t 
   const simd::StridedMatrix key_block{s.keys, static_cast<ptrdiff_t>(h.p), 1};
   for (size_t key0 = 0; key0 < h.m; key0 += kKeyBlock) {
     const size_t keys = std::min(kKeyBlock, h.m - key0);
-    if (pilot) {
+    const size_t block = key0 / kKeyBlock;
+    if (pilot && block < stored_blocks(h.m, dpad)) {
+      // B_J[r, i] = stored e^(s − running max) · e^(running max − max) / sum.
+      std::fill_n(s.col_acc, keys * kPanelWidth, 0.0f);
+      for (size_t panel = 0; panel < dpad; panel += kPanelWidth) {
+        const float* stored =
+            s.store + (block * (dpad / kPanelWidth) + panel / kPanelWidth) * kKeyBlock * kPanelWidth;
+        for (size_t half = 0; half < kPanelWidth; half += kLanes) {
+          const Batch factor =
+              simd::exp(Batch::load_aligned(s.block_max + block * dpad + panel + half) -
+                        Batch::load_aligned(s.pilot_max + panel + half)) *
+              Batch::load_aligned(s.pilot_sum + panel + half);
+          for (size_t j = 0; j < keys; ++j) {
+            const Batch b = Batch::load_aligned(stored + j * kPanelWidth + half) * factor;
+            float* acc = s.col_acc + j * kPanelWidth + half;
+            xsimd::fma(b, b, Batch::load_aligned(acc)).store_aligned(acc);
+          }
+        }
+      }
+    } else if (pilot) {
       copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
       std::fill_n(s.col_acc, keys * kPanelWidth, 0.0f);
       for (size_t panel = 0; panel < dpad; panel += kPanelWidth) {
@@ -543,6 +600,7 @@ namespace {
 size_t dpad_for(const AttentionShape& shape, int64_t features) {
   return round_up(std::max<size_t>(1, features_for(features, shape.max_len)), kPanelWidth);
 }
+size_t max_len_of(const AttentionShape& shape) { return static_cast<size_t>(shape.max_len); }
 }  // namespace
 
 size_t SkeinformerAttention::workspace_bytes(const AttentionShape& shape, int threads) const {
@@ -551,7 +609,8 @@ size_t SkeinformerAttention::workspace_bytes(const AttentionShape& shape, int th
     throw Error(name() + " attention: threads must be >= 1, got " + std::to_string(threads));
   }
   return static_cast<size_t>(threads) *
-         scratch_bytes(static_cast<size_t>(shape.head_dim), dpad_for(shape, features_));
+         scratch_bytes(static_cast<size_t>(shape.head_dim), dpad_for(shape, features_),
+                       max_len_of(shape));
 }
 
 void SkeinformerAttention::run(const AttentionProblem& problem,
@@ -560,7 +619,7 @@ void SkeinformerAttention::run(const AttentionProblem& problem,
   const AttentionShape& shape = problem.shape;
   const auto p = static_cast<size_t>(shape.head_dim);
   const size_t dpad = dpad_for(shape, features_);
-  const size_t per_thread = scratch_bytes(p, dpad);
+  const size_t per_thread = scratch_bytes(p, dpad, max_len_of(shape));
   if (reinterpret_cast<uintptr_t>(workspace.data()) % kAlignment != 0 ||
       workspace.size() < per_thread) {
     throw Error(name() + " attention: workspace must be 64-byte aligned and hold workspace_bytes() = " +
@@ -576,7 +635,8 @@ void SkeinformerAttention::run(const AttentionProblem& problem,
 #pragma omp parallel num_threads(threads)
   {
     const Scratch scratch =
-        carve_scratch(base + static_cast<size_t>(omp_get_thread_num()) * per_thread, p, dpad);
+        carve_scratch(base + static_cast<size_t>(omp_get_thread_num()) * per_thread, p, dpad,
+                      max_len_of(shape));
     // One task per (sequence, head), computed by one thread start to end:
     // results do not depend on the thread count or schedule.
 #pragma omp for schedule(dynamic, 1)
@@ -592,10 +652,11 @@ namespace {
 struct OwnedScratch {
   std::vector<std::byte> bytes;
   Scratch scratch;
-  OwnedScratch(size_t p, size_t dpad) : bytes(scratch_bytes(p, dpad) + kAlignment) {
+  OwnedScratch(size_t p, size_t dpad, size_t max_len)
+      : bytes(scratch_bytes(p, dpad, max_len) + kAlignment) {
     auto at = reinterpret_cast<uintptr_t>(bytes.data());
     const size_t skip = (kAlignment - at % kAlignment) % kAlignment;
-    scratch = carve_scratch(bytes.data() + skip, p, dpad);
+    scratch = carve_scratch(bytes.data() + skip, p, dpad, max_len);
   }
 };
 }  // namespace
@@ -609,7 +670,8 @@ SkeinIndices SkeinformerAttention::draw_indices(const AttentionProblem& problem,
       static_cast<size_t>(problem.shape.total_tokens) * problem.shape.num_heads * problem.shape.head_dim;
   std::vector<float> out(count);
   copy.out = out.data();
-  OwnedScratch owned(static_cast<size_t>(problem.shape.head_dim), dpad_for(problem.shape, features_));
+  OwnedScratch owned(static_cast<size_t>(problem.shape.head_dim), dpad_for(problem.shape, features_),
+                     max_len_of(problem.shape));
   SkeinIndices indices;
   process_head(copy, seq, head, variant_, features_, owned.scratch, nullptr, &indices);
   return indices;
@@ -621,7 +683,7 @@ void SkeinformerAttention::run_head_with_indices(const AttentionProblem& problem
   const size_t cap = std::max(indices.pilot.size(), indices.columns.size());
   const size_t dpad = round_up(std::max<size_t>(cap, 1), kPanelWidth);
   OwnedScratch owned(static_cast<size_t>(problem.shape.head_dim),
-                     std::max(dpad, dpad_for(problem.shape, features_)));
+                     std::max(dpad, dpad_for(problem.shape, features_)), max_len_of(problem.shape));
   const int64_t m = problem.seq_offsets[static_cast<size_t>(seq) + 1] -
                     problem.seq_offsets[static_cast<size_t>(seq)];
   for (int64_t c : indices.columns) {

@@ -18,10 +18,12 @@
 // without replacement with probability ∝ w.
 //
 // One task = one (sequence, head), run by one thread from start to end, so the
-// output is bit-identical for any thread count. Per thread the workspace holds
-// O(d·p + block) floats: the pilot block B_J is never stored; it is streamed
-// twice (online softmax → row max/sum and the exact pilot rows B_J·V, then
-// the column norms of B_J).
+// output is bit-identical for any thread count. The pilot block B_J takes two
+// passes over the keys: an online softmax (row max/sum and the exact pilot
+// rows B_J·V), then the column norms of B_J. Pass 1 keeps its probabilities
+// for pass 2 in up to 32 MiB per thread (all of them for d = 256 up to
+// n = 32K); key blocks beyond that are recomputed (scores and exponentials
+// again), so the workspace stays O(d·p + 32 MiB) per thread at any n.
 #pragma once
 
 #include <cstdint>
