@@ -55,6 +55,10 @@ expect bad_option 2 "bogus" -- \
   "$skein" classify --model "$model" --bogus "$work/good.txt"
 expect bad_repeat 2 "--repeat must be at least 1" -- \
   "$skein" classify --model "$model" --repeat 0 "$work/good.txt"
+expect memory_limit 2 "more than the session's limit of 1024 bytes" -- \
+  "$skein" classify --model "$model" --max-memory 1K "$work/good.txt"
+expect bad_memory 2 "--max-memory expects a positive size such as 512M or 4G, got '12X'" -- \
+  "$skein" classify --model "$model" --max-memory 12X "$work/good.txt"
 expect no_files 2 "no input files" -- "$skein" classify --model "$model"
 expect unknown_command 2 "unknown command 'frobnicate'" -- "$skein" frobnicate
 expect run_missing_ids 2 "missing --ids" -- "$skein" run --model "$model" --out "$work/o.safetensors"

@@ -151,3 +151,29 @@ TEST_CASE("the profile has one entry per node and layer, with live bytes") {
   CHECK(session.profile().runs == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a run planned above max_memory_bytes fails up front and the session stays usable") {
+  skein::testing::TinyModel m(1);
+  std::string dir = m.write("memory_limit");
+  auto model = skein::Model::load(dir);
+  std::vector<int32_t> short_ids = random_ids(2, 1), long_ids = random_ids(32, 2);
+  std::span<const int32_t> short_batch[] = {short_ids}, long_batch[] = {long_ids};
+  int64_t short_arena = 0, long_arena = 0;
+  {
+    skein::Session probe(model);
+    probe.run(short_batch, 32);
+    short_arena = probe.profile().arena_bytes;
+    probe.run(long_batch, 32);
+    long_arena = probe.profile().arena_bytes;
+  }
+  REQUIRE(long_arena > short_arena);
+  skein::SessionOptions limited;
+  limited.max_memory_bytes = short_arena;
+  skein::Session session(model, limited);
+  std::string expected = "-byte activation arena for 32 tokens, more than the session's limit of " +
+                         std::to_string(short_arena) + " bytes";
+  CHECK_THROWS_WITH_AS(session.run(long_batch, 32), doctest::Contains(expected.c_str()),
+                       skein::Error);
+  CHECK(session.run(short_batch, 32).logits.rows == 1);
+  std::filesystem::remove_all(dir);
+}

@@ -21,6 +21,10 @@ struct SessionOptions {
   std::string attention;
   /// Feature count (sketch size) for methods that take one; 0 = keep the method's.
   int64_t features = 0;
+  /// Largest activation arena (planned activations + kernel workspaces) a run
+  /// may use, in bytes; a run planned above it fails before allocating.
+  /// 0 = 80% of physical memory.
+  int64_t max_memory_bytes = 0;
 };
 
 /// Outputs of one run, one row per batch item.
@@ -43,7 +47,8 @@ class Session {
   /// then every item's second tower. `padded_length` is the length the
   /// reference model would have padded to (MEAN pooling divides by it); 0 means
   /// the model's max_seq_len. Sequences must be non-empty and no longer than
-  /// padded_length. Throws skein::Error on bad input.
+  /// padded_length. Throws skein::Error on bad input or when the planned
+  /// arena exceeds options().max_memory_bytes; the session stays usable.
   RunResult run(std::span<const std::span<const int32_t>> sequences, int64_t padded_length = 0);
 
   /// Per-node and per-layer profile accumulated over runs since reset_profile().

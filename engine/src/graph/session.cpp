@@ -26,6 +26,12 @@ class SessionImpl {
                   std::to_string(options_.threads));
     }
     threads_ = options_.threads > 0 ? options_.threads : omp_get_num_procs();
+    if (options_.max_memory_bytes < 0) {
+      throw Error("Session: max_memory_bytes must be >= 0 (0 = 80% of physical memory), got " +
+                  std::to_string(options_.max_memory_bytes));
+    }
+    memory_limit_ =
+        options_.max_memory_bytes > 0 ? options_.max_memory_bytes : physical_memory_bytes() / 5 * 4;
     attention_ = make_attention(attention_spec());
     reset_profile();
   }
@@ -43,6 +49,12 @@ class SessionImpl {
       }
     }
     MemoryPlan plan = plan_memory(graph, batch.rows, workspace);
+    if (memory_limit_ > 0 && plan.arena_bytes > memory_limit_) {
+      throw Error("run needs a " + std::to_string(plan.arena_bytes) +
+                  "-byte activation arena for " + std::to_string(batch.rows.tokens) +
+                  " tokens, more than the session's limit of " + std::to_string(memory_limit_) +
+                  " bytes (max_memory_bytes)");
+    }
     arena_.reserve(plan.arena_bytes);
 
     ExecutionInputs inputs{batch.ids.data(), batch.offsets, batch.rows,
@@ -216,6 +228,7 @@ class SessionImpl {
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   int threads_ = 1;
+  int64_t memory_limit_ = 0;  // 0 only when physical memory is unknown
   std::unique_ptr<AttentionMethod> attention_;
   Arena arena_;
   Profile profile_;
