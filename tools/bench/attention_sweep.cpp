@@ -8,9 +8,14 @@
 // length whose single run exceeds --exact-limit seconds (default 60), or that
 // the previous length's time, scaled quadratically, predicts would.
 //
-// FLOPs counted: exact 4·n²·p per head (exact_attention_flops); every other
-// method the Skeinformer count 8·n·d·p per head with d = min(features, n − 1)
-// (nominal for methods that do less work, e.g. vmean).
+// FLOPs counted: what the method's flops() reports (exact 4·n²·p per head,
+// Skeinformer 8·n·d·p per head); for a method that reports 0, the Skeinformer
+// count with d = min(features, n − 1), nominal (marked in the note).
+//
+// On a shared machine wall time overstates the kernels' own cost. The bench
+// therefore also reads CPU time: the peak per CPU-second of each FMA thread
+// (what the cores do while they are ours), and for every measurement the
+// share of `threads` cores the process actually got ("cpu%").
 //
 // Inputs: q, k, v with N(0, 1) entries from a fixed seed. Progress goes to
 // stderr; the table (or with --json one JSON object) to stdout.
@@ -39,6 +44,7 @@
 #include <vector>
 
 #include <immintrin.h>
+#include <time.h>
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +57,13 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU seconds consumed so far by the calling thread or by the whole process.
+double cpu_seconds(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 struct Options {
@@ -201,9 +214,14 @@ __attribute__((noinline)) float fma_loop(int64_t iters, float seed) {
   return s;
 }
 
+struct Peak {
+  double wall_gflops = 0.0;  // flops / wall time: what the machine gave us
+  double cpu_gflops = 0.0;   // threads × flops / CPU time per thread: cores while ours
+};
+
 // GFLOP/s of `threads` threads running the FMA loop at once: the best of
 // `trials` runs of about `seconds` each (the best, since other load only slows it).
-double measure_peak(int threads, double seconds, int trials) {
+Peak measure_peak(int threads, double seconds, int trials) {
   // Calibrate the iteration count on one thread.
   int64_t iters = 1 << 20;
   volatile float sink = 0.0f;
@@ -217,22 +235,26 @@ double measure_peak(int threads, double seconds, int trials) {
     }
     iters *= 4;
   }
-  double best = 0.0;
+  Peak best;
+  const double flops_per_thread = 2.0 * kLanes * kAcc * static_cast<double>(iters);
   for (int trial = 0; trial < trials; ++trial) {
     double elapsed = 0.0;
     float total = 0.0f;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
+    double cpu_rate = 0.0;  // sum over threads of flops per CPU second
+#pragma omp parallel num_threads(threads) reduction(+ : total, cpu_rate)
     {
 #pragma omp barrier
       const auto start = Clock::now();
+      const double cpu_start = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
       total += fma_loop(iters, 1.0f + static_cast<float>(omp_get_thread_num()));
+      cpu_rate += flops_per_thread / (cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu_start);
 #pragma omp barrier
 #pragma omp master
       elapsed = seconds_since(start);
     }
     sink = sink + total;
-    const double flops = 2.0 * kLanes * kAcc * static_cast<double>(iters) * threads;
-    best = std::max(best, flops / elapsed / 1e9);
+    best.wall_gflops = std::max(best.wall_gflops, flops_per_thread * threads / elapsed / 1e9);
+    best.cpu_gflops = std::max(best.cpu_gflops, cpu_rate / 1e9);
   }
   return best;
 }
@@ -266,12 +288,18 @@ struct Result {
   double gflops = 0.0;
   double percent_of_peak = 0.0;
   size_t workspace_bytes = 0;
-  std::string note;  // why there is no time (skipped) or empty
+  double cpu_ms_per_thread = 0.0;  // median over runs of process CPU time / threads
+  double cpu_share = 0.0;          // process CPU time / (wall time × threads) over the timed runs
+  std::string note;                // why there is no time (skipped) or empty
 };
 
-double method_flops(const std::string& method, int64_t n, const Options& o) {
+// The method's own count, or (when it reports none) the nominal Skeinformer one.
+double method_flops(const skein::AttentionMethod& method, int64_t n, const Options& o,
+                    bool* nominal) {
   const std::vector<int64_t> offsets{0, n};
-  if (method == "exact") return skein::exact_attention_flops(offsets, o.heads, o.head_dim);
+  const double counted = method.flops(offsets, o.heads, o.head_dim);
+  *nominal = counted <= 0;
+  if (counted > 0) return counted;
   const double d = static_cast<double>(std::min(o.features, std::max<int64_t>(n - 1, 0)));
   return 8.0 * static_cast<double>(n) * d * o.head_dim * o.heads;
 }
@@ -290,7 +318,7 @@ std::unique_ptr<skein::AttentionMethod> make_method(const std::string& name, con
 }
 
 Result run_one(const skein::AttentionMethod& method, const std::string& name, int64_t n,
-               const Options& o, double peak) {
+               const Options& o) {
   const size_t count = static_cast<size_t>(n) * o.heads * o.head_dim;
   std::vector<float> q(count), k(count), v(count), out(count);
   fill_normal(q, o.seed * 3 + 0);
@@ -315,10 +343,14 @@ Result run_one(const skein::AttentionMethod& method, const std::string& name, in
       ::operator new (std::max<size_t>(r.workspace_bytes, 64), std::align_val_t{64})));
   const std::span<std::byte> ws(workspace.get(), r.workspace_bytes);
 
+  std::vector<double> cpu_ms;
   auto timed_run = [&] {
+    const double cpu_start = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     const auto start = Clock::now();
     method.run(problem, ws);
-    return seconds_since(start) * 1e3;
+    const double wall = seconds_since(start) * 1e3;
+    cpu_ms.push_back((cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start) * 1e3 / o.threads);
+    return wall;
   };
   std::fprintf(stderr, "  %-16s n = %8lld: warm-up ...", name.c_str(), static_cast<long long>(n));
   std::fflush(stderr);
@@ -337,22 +369,36 @@ Result run_one(const skein::AttentionMethod& method, const std::string& name, in
   std::fprintf(stderr, " %.1f ms; %d repeat(s) ...", warmup_ms, repeats);
   std::fflush(stderr);
   std::vector<double> ms;
+  const double warmup_cpu_ms = cpu_ms.back();
+  cpu_ms.clear();  // not the warm-up's
+  const double cpu_start = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
   for (int i = 0; i < repeats; ++i) ms.push_back(timed_run());
+  double wall_ms = 0.0;
+  for (double t : ms) wall_ms += t;
+  if (repeats > 0) {
+    r.cpu_share = (cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start) * 1e3 / (wall_ms * o.threads);
+  }
   if (ms.empty()) {
     ms.push_back(warmup_ms);
+    cpu_ms.push_back(warmup_cpu_ms);
+    r.cpu_share = warmup_cpu_ms / warmup_ms;
     r.note = "single run (the warm-up)";
   }
   std::sort(ms.begin(), ms.end());
+  std::sort(cpu_ms.begin(), cpu_ms.end());
+  r.cpu_ms_per_thread = cpu_ms[cpu_ms.size() / 2];
   r.repeats = static_cast<int>(ms.size());
   r.median_ms =
       ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
   r.min_ms = ms.front();
-  r.gflops = method_flops(name, n, o) / (r.median_ms * 1e6);
-  r.percent_of_peak = 100.0 * r.gflops / peak;
+  bool nominal = false;
+  r.gflops = method_flops(method, n, o, &nominal) / (r.median_ms * 1e6);
+  if (nominal) r.note = r.note.empty() ? "nominal FLOPs" : r.note + "; nominal FLOPs";
   bool finite = true;
   for (float x : out) finite = finite && std::isfinite(x);
   if (!finite) r.note += r.note.empty() ? "non-finite output" : "; non-finite output";
-  std::fprintf(stderr, " median %.2f ms\n", r.median_ms);
+  std::fprintf(stderr, " median %.2f ms (%.0f%% of %d cores)\n", r.median_ms, 100.0 * r.cpu_share,
+               o.threads);
   return r;
 }
 
@@ -386,11 +432,22 @@ int main(int argc, char** argv) {
     usage(e.what());
   }
 
-  std::fprintf(stderr, "measuring the FP32 peak (%s, %d accumulators) ...\n", kIsa, kAcc);
-  const double peak_1 = measure_peak(1, 0.5, 5);
-  const double peak = measure_peak(o.threads, 0.5, 5);
-  std::fprintf(stderr, "peak: %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on %d threads\n", peak_1, peak,
-               o.threads);
+  // The peak is measured before and after the sweep; percentages use the
+  // highest figure seen (wall or CPU time), the conservative choice when other
+  // jobs share the cores.
+  auto report_peak = [&](const char* when) {
+    std::fprintf(stderr, "measuring the FP32 peak %s (%s, %d accumulators) ...\n", when, kIsa,
+                 kAcc);
+    const Peak one = measure_peak(1, 0.5, 5);
+    const Peak all = measure_peak(o.threads, 0.5, 5);
+    std::fprintf(stderr,
+                 "  1 thread: %.1f GFLOP/s wall, %.1f per CPU-second; %d threads: %.1f wall, "
+                 "%.1f per CPU-second\n",
+                 one.wall_gflops, one.cpu_gflops, o.threads, all.wall_gflops, all.cpu_gflops);
+    return std::pair<Peak, Peak>(one, all);
+  };
+  const auto [peak_1_before, peak_before] = report_peak("before the sweep");
+  double peak = std::max(peak_before.wall_gflops, peak_before.cpu_gflops);
 
   std::vector<Result> results;
   std::map<std::string, double> last_ms;  // previous length's median, per method
@@ -408,7 +465,7 @@ int main(int argc, char** argv) {
           r.method = name;
           r.n = n;
           char note[96];
-          std::snprintf(note, sizeof note, "skipped: predicted %.0f s > %.0f s", predicted_s,
+          std::snprintf(note, sizeof note, "skipped: predicted %.1f s > %.1f s", predicted_s,
                         o.exact_limit_s);
           r.note = note;
           std::fprintf(stderr, "  %-16s n = %8lld: %s\n", name.c_str(), static_cast<long long>(n),
@@ -418,7 +475,7 @@ int main(int argc, char** argv) {
           continue;
         }
       }
-      Result r = run_one(*methods[m], name, n, o, peak);
+      Result r = run_one(*methods[m], name, n, o);
       if (name == "exact" && r.median_ms / 1e3 > o.exact_limit_s) {
         r.note += r.note.empty() ? "" : "; ";
         r.note += "over the limit; longer lengths skipped";
@@ -429,6 +486,10 @@ int main(int argc, char** argv) {
       results.push_back(r);
     }
   }
+
+  const auto [peak_1_after, peak_after] = report_peak("after the sweep");
+  peak = std::max({peak, peak_after.wall_gflops, peak_after.cpu_gflops});
+  for (Result& r : results) r.percent_of_peak = 100.0 * r.gflops / peak;
 
   auto find = [&](const std::string& method, int64_t n) -> const Result* {
     for (const Result& r : results) {
@@ -442,7 +503,13 @@ int main(int argc, char** argv) {
     report["isa"] = kIsa;
     report["threads"] = o.threads;
     report["peak_gflops"] = peak;
-    report["peak_gflops_1_thread"] = peak_1;
+    auto peak_json = [](const Peak& p) {
+      return nlohmann::ordered_json{{"wall_gflops", p.wall_gflops}, {"cpu_gflops", p.cpu_gflops}};
+    };
+    report["peak_before"] = {{"threads_1", peak_json(peak_1_before)},
+                             {"threads_all", peak_json(peak_before)}};
+    report["peak_after"] = {{"threads_1", peak_json(peak_1_after)},
+                            {"threads_all", peak_json(peak_after)}};
     report["heads"] = o.heads;
     report["p"] = o.head_dim;
     report["features"] = o.features;
@@ -458,6 +525,8 @@ int main(int argc, char** argv) {
         row["gflops"] = r.gflops;
         row["percent_of_peak"] = r.percent_of_peak;
         row["workspace_bytes"] = r.workspace_bytes;
+        row["cpu_share"] = r.cpu_share;
+        row["cpu_ms_per_thread"] = r.cpu_ms_per_thread;
         const Result* exact = find("exact", r.n);
         if (exact && r.method != "exact") row["exact_over_this"] = exact->median_ms / r.median_ms;
       }
@@ -470,11 +539,22 @@ int main(int argc, char** argv) {
 
   std::printf("attention sweep: batch 1, %d heads, p = %d, features d = %lld, %d threads\n",
               o.heads, o.head_dim, static_cast<long long>(o.features), o.threads);
-  std::printf("measured FP32 peak (%s FMA loop): %.1f GFLOP/s on %d threads (%.1f on 1)\n", kIsa,
-              peak, o.threads, peak_1);
+  std::printf("measured FP32 peak (%s FMA loop), GFLOP/s wall / per CPU-second:\n", kIsa);
+  std::printf("  before: %.1f / %.1f on %d threads, %.1f / %.1f on 1 thread\n",
+              peak_before.wall_gflops, peak_before.cpu_gflops, o.threads, peak_1_before.wall_gflops,
+              peak_1_before.cpu_gflops);
+  std::printf("  after:  %.1f / %.1f on %d threads, %.1f / %.1f on 1 thread\n",
+              peak_after.wall_gflops, peak_after.cpu_gflops, o.threads, peak_1_after.wall_gflops,
+              peak_1_after.cpu_gflops);
+  std::printf("  %%peak below is of the highest: %.1f GFLOP/s\n", peak);
+  std::printf(
+      "cpu%%: share of %d cores the process got during the timed runs; cpu_ms/T: "
+      "median of a run's process CPU time / %d (its time had the cores been ours)\n",
+      o.threads, o.threads);
   std::printf("FLOPs: exact 4*n^2*p per head; others 8*n*d*p per head, d = min(features, n-1)\n\n");
-  std::printf("%-16s %8s %4s %11s %11s %9s %7s %11s %9s\n", "method", "n", "reps", "median_ms",
-              "min_ms", "GFLOP/s", "%peak", "workspace", "exact/it");
+  std::printf("%-16s %8s %4s %11s %11s %9s %7s %5s %11s %11s %9s\n", "method", "n", "reps",
+              "median_ms", "min_ms", "GFLOP/s", "%peak", "cpu%", "cpu_ms/T", "workspace",
+              "exact/it");
   for (const Result& r : results) {
     if (r.repeats == 0) {
       std::printf("%-16s %8lld  %s\n", r.method.c_str(), static_cast<long long>(r.n),
@@ -488,10 +568,11 @@ int main(int argc, char** argv) {
       std::snprintf(text, sizeof text, "%.1fx", exact->median_ms / r.median_ms);
       ratio = text;
     }
-    std::printf("%-16s %8lld %4d %11.2f %11.2f %9.1f %6.1f%% %11s %9s%s%s\n", r.method.c_str(),
-                static_cast<long long>(r.n), r.repeats, r.median_ms, r.min_ms, r.gflops,
-                r.percent_of_peak, human_bytes(r.workspace_bytes).c_str(), ratio.c_str(),
-                r.note.empty() ? "" : "  ", r.note.c_str());
+    std::printf("%-16s %8lld %4d %11.2f %11.2f %9.1f %6.1f%% %4.0f%% %11.2f %11s %9s%s%s\n",
+                r.method.c_str(), static_cast<long long>(r.n), r.repeats, r.median_ms, r.min_ms,
+                r.gflops, r.percent_of_peak, 100.0 * r.cpu_share, r.cpu_ms_per_thread,
+                human_bytes(r.workspace_bytes).c_str(), ratio.c_str(), r.note.empty() ? "" : "  ",
+                r.note.c_str());
   }
   return 0;
 }
