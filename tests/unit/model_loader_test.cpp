@@ -40,13 +40,13 @@ TEST_CASE("a valid tiny model loads and describes itself") {
   auto model = skein::Model::load(dir);
   CHECK(model->config().dim == 8);
   CHECK(model->config().num_layers == 2);
-  CHECK(model->label(1) == "b");
+  CHECK(model->label(1) == "class_1");
   CHECK(model->label(7) == "7");
   int64_t params = 0;
   for (const auto& [name, v] : m.values) params += static_cast<int64_t>(v.size());
   CHECK(model->parameter_count() == params);
   std::string text = model->describe();
-  CHECK(text.find("attn-1 = attention(l1.q, l1.k, l1.v)") != std::string::npos);
+  CHECK(text.find("attn-1 = attention(q-1, k-1, v-1)") != std::string::npos);
   std::vector<uint8_t> bytes = {0, 'a', 255};
   CHECK(model->tokenize(bytes) == std::vector<int32_t>{1, 'a' + 1, 256});
   std::filesystem::remove_all(dir);
@@ -65,24 +65,25 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       "missing_weight", [](TinyModel& m) { node_named(m, "q-0")["weights"]["weight"] = "nope"; },
       "node 'q-0' (#2).weights.weight: tensor 'nope' is not in");
   expect_rejected(
-      "wrong_shape", [](TinyModel& m) { node_named(m, "head_out")["weights"]["bias"] = "head0.b"; },
-      "node 'head_out' (#17).weights.bias: tensor 'head0.b' has shape [16], expected [3]");
+      "wrong_shape",
+      [](TinyModel& m) { node_named(m, "head_out")["weights"]["bias"] = "head_up.bias"; },
+      "node 'head_out' (#17).weights.bias: tensor 'head_up.bias' has shape [16], expected [3]");
   expect_rejected(
       "dangling_input", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"ghost"}; },
       "node 'gelu-0' (#10).inputs: tensor 'ghost' is not produced by an earlier node");
   expect_rejected(
-      "cycle", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"l0.down"}; },
-      "tensor 'l0.down' is not produced by an earlier node");
+      "cycle", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"ffn_down-0"}; },
+      "tensor 'ffn_down-0' is not produced by an earlier node");
   expect_rejected(
       "duplicate_node", [](TinyModel& m) { node_named(m, "gelu-0")["name"] = "q-0"; },
       "node 'q-0' (#10): duplicate node name");
   expect_rejected(
-      "redefined_tensor", [](TinyModel& m) { node_named(m, "gelu-0")["outputs"] = {"l0.up"}; },
-      "node 'gelu-0' (#10).outputs: tensor 'l0.up' is already defined");
+      "redefined_tensor", [](TinyModel& m) { node_named(m, "gelu-0")["outputs"] = {"ffn_up-0"}; },
+      "node 'gelu-0' (#10).outputs: tensor 'ffn_up-0' is already defined");
   expect_rejected(
       "arity",
       [](TinyModel& m) {
-        node_named(m, "gelu-0")["inputs"] = {"l0.up", "l0.up"};
+        node_named(m, "gelu-0")["inputs"] = {"ffn_up-0", "ffn_up-0"};
       },
       "node 'gelu-0' (#10).inputs: op 'gelu' takes 1 inputs, got 2");
   expect_rejected(
@@ -90,7 +91,7 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       [](TinyModel& m) {
         node_named(m, "attn_res-0")["inputs"] = {"x0", "x0"};
       },
-      "node 'o-0': its output 'l0.o' is never used");
+      "node 'attn_out-0': its output 'attn_out-0' is never used");
   expect_rejected(
       "extra_weight",
       [](TinyModel& m) {
@@ -125,7 +126,7 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       "model.outputs.logits: tensor 'logits' has width 3, expected num_classes = 4");
   expect_rejected(
       "attention_width", [](TinyModel& m) { node_named(m, "attn-0")["attrs"]["head_dim"] = 3; },
-      "node 'attn-0' (#5).inputs: tensor 'l0.q' is tokens[8], expected tokens[6]");
+      "node 'attn-0' (#5).inputs: tensor 'q-0' is tokens[8], expected tokens[6]");
   expect_rejected(
       "unknown_attr", [](TinyModel& m) { node_named(m, "gelu-0")["attrs"]["approx"] = "tanh"; },
       "node 'gelu-0' (#10).attrs: unknown field 'approx'");
@@ -136,8 +137,8 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       "ids_misuse", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"ids"}; },
       "only an embedding node may read 'ids'");
   expect_rejected(
-      "pool_output_kind", [](TinyModel& m) { m.doc["outputs"]["pooled"] = "xn"; },
-      "model.outputs.pooled: tensor 'xn' is tokens, expected sequences");
+      "pool_output_kind", [](TinyModel& m) { m.doc["outputs"]["pooled"] = "norm-final"; },
+      "model.outputs.pooled: tensor 'norm-final' is tokens, expected sequences");
 }
 
 TEST_CASE("unreadable model directories give one-line errors") {
