@@ -19,8 +19,9 @@ build: configure
 demo: build
 	./$(BUILD)/skein classify --model models/default --profile --repeat 5 models/default/examples/*.txt
 
-# The whole suite on the Release build, then the unit tests under ASan + UBSan.
-test: test-release test-sanitize
+# The whole suite on the Release build, then the unit tests under ASan + UBSan,
+# then the fuzzers for a short bounded time.
+test: test-release test-sanitize test-fuzz
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure
@@ -34,4 +35,6 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-sanitize
+	rm -rf $(BUILD) $(BUILD)-sanitize $(BUILD)-fuzz $(BUILD)-tsan
+
+include tests/fuzz/fuzz.mk

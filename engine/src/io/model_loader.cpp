@@ -437,6 +437,10 @@ json read_json_file(const std::string& path) {
     return json::parse(buffer.str());
   } catch (const json::parse_error& e) {
     throw Error(path + ": invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const json::exception& e) {
+    // A number too large for a double (1e400) is out_of_range, not parse_error
+    // (found by tests/fuzz/fuzz_model_json).
+    throw Error(path + ": invalid JSON: " + e.what());
   }
 }
 
