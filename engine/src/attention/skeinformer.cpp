@@ -33,8 +33,9 @@ constexpr size_t kAlignment = 64;
 // The pilot block's probabilities from pass 1 are kept for pass 2 (instead of
 // recomputing scores and exponentials) for as many key blocks as fit in this
 // budget per thread; the remaining blocks are recomputed. Measured on the
-// build machine (1 thread, 2 heads, n = 16384, d = 256, CPU time on a loaded
-// host): recomputing every block 67 ms, storing every block 50 ms.
+// build machine (1 thread, 2 heads, n = 16384, d = 256, process CPU time, two
+// interleaved runs each on a heavily loaded host): recomputing every block
+// 73 and 68 ms, storing every block 59 and 64 ms.
 constexpr size_t kStoreBudgetBytes = size_t{32} << 20;
 
 size_t key_blocks(size_t m) { return (m + kKeyBlock - 1) / kKeyBlock; }
