@@ -6,6 +6,8 @@
 // as the CLI does). Every input must load or throw skein::Error with a
 // message naming model.json or model.safetensors.
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -32,6 +34,12 @@ std::string model_dir() {
   return dir;
 }
 
+// SKEIN_FUZZ_VERBOSE=1 prints each input's outcome (to check seeds by hand).
+bool verbose() {
+  static const bool on = std::getenv("SKEIN_FUZZ_VERBOSE") != nullptr;
+  return on;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -41,6 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::shared_ptr<const skein::Model> model = skein::Model::load(dir);
     // A loaded model must be self-consistent enough to describe itself and
     // to tokenize; running it is the job of the tokenizer target.
+    if (verbose()) std::fprintf(stderr, "loaded\n");
     SKEIN_FUZZ_CHECK(model->config().vocab_size >= 256);
     SKEIN_FUZZ_CHECK(!model->describe().empty());
     const uint8_t probe[] = {0, 255};
@@ -48,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       SKEIN_FUZZ_CHECK(id >= 0 && id < model->config().vocab_size);
     }
   } catch (const skein::Error& e) {
+    if (verbose()) std::fprintf(stderr, "rejected: %s\n", e.what());
     SKEIN_FUZZ_CHECK(std::strstr(e.what(), "model.json") != nullptr ||
                      std::strstr(e.what(), "model.safetensors") != nullptr);
   }
