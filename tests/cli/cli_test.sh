@@ -66,6 +66,31 @@ expect run_bad_input 2 "good.txt: header length" -- \
   "$skein" run --model "$model" --ids "$work/good.txt" --out "$work/o.safetensors"
 expect inspect 0 "" -- "$skein" inspect --model "$model" --seq-len 128
 grep -q "arena:" "$work/out" || { echo "FAIL inspect: no memory plan"; failures=$((failures + 1)); }
+syn="dim=16,hidden=32,heads=2,layers=2"
+expect profile_json 0 "[2/2] n=64" -- "$skein" profile --synthetic "$syn" --seq-len 32,64 --repeat 2 --json \
+  --trace "$work/trace.json"
+/usr/bin/python3 - "$work/out" "$work/trace.json" <<'PY' || { echo "FAIL profile_json: fields"; failures=$((failures + 1)); }
+import json, sys
+runs = json.load(open(sys.argv[1]))
+assert [r["seq_len"] for r in runs] == [32, 64] and runs[0]["runs"] == 2
+for key in ("batch", "attention", "threads", "total", "arena_bytes", "weight_bytes", "layers", "nodes"):
+    assert key in runs[0], key
+layer = runs[0]["layers"][1]
+for key in ("layer", "median_ms", "p90_ms", "min_ms", "peak_live_bytes", "peak_workspace_bytes",
+            "weight_bytes", "rss_high_water_bytes", "flops", "gflops_per_s"):
+    assert key in layer, key
+events = json.load(open(sys.argv[2]))["traceEvents"]
+complete = [e for e in events if e["ph"] == "X"]
+assert len(complete) == 2 * 2 * len(runs[0]["nodes"]) and all(e["dur"] >= 0 for e in complete)
+PY
+expect profile_csv 0 "" -- "$skein" profile --synthetic "$syn" --seq-len 16 --repeat 1 --csv
+head -1 "$work/out" | grep -q "^seq_len,batch,attention,threads,runs,layer,median_ms" && \
+  [ "$(wc -l <"$work/out")" -eq 6 ] || { echo "FAIL profile_csv"; failures=$((failures + 1)); }
+expect profile_too_long 2 "--seq-len 5000 exceeds the model's max_seq_len 4096" -- \
+  "$skein" profile --model "$model" --seq-len 5000
+expect profile_refused 2 "more than the session's limit of 1024 bytes" -- \
+  "$skein" profile --synthetic "$syn" --seq-len 64 --max-memory 1K
+expect profile_no_model 2 "give exactly one of --model DIR and --synthetic SPEC" -- "$skein" profile
 expect help 0 "" -- "$skein" classify --help
 expect version 0 "" -- "$skein" --version
 

@@ -14,5 +14,6 @@ int classify_command(int argc, char** argv);
 int run_command(int argc, char** argv);
 int inspect_command(int argc, char** argv);
 int attention_command(int argc, char** argv);
+int profile_command(int argc, char** argv);
 
 }  // namespace skein::cli

@@ -20,6 +20,7 @@ const char* kUsage =
     "  classify   classify text files (or - for stdin) with a model\n"
     "  run        run a batch of token ids from a safetensors file, write logits and pooled\n"
     "  inspect    show a model's config, graph and memory plan\n"
+    "  profile    per-layer latency and memory over sequence lengths and attention methods\n"
     "  attention  run one attention method on q, k, v from a safetensors file (kernel level)\n"
     "\n"
     "`skein <command> --help` lists a command's options.\n"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (command == "run") return skein::cli::run_command(argc - 1, argv + 1);
     if (command == "inspect") return skein::cli::inspect_command(argc - 1, argv + 1);
     if (command == "attention") return skein::cli::attention_command(argc - 1, argv + 1);
+    if (command == "profile") return skein::cli::profile_command(argc - 1, argv + 1);
     std::fprintf(stderr, "skein: unknown command '%s' (try skein --help)\n", command.c_str());
   } catch (const cxxopts::exceptions::exception& e) {
     std::fprintf(stderr, "skein %s: %s (try skein %s --help)\n", command.c_str(), e.what(),

@@ -56,6 +56,8 @@ class Session {
   void reset_profile();
 
   const SessionOptions& options() const;
+  /// Name of the attention method this session runs (the model's or the override).
+  std::string attention_method() const;
   /// Threads this session's kernels use (options().threads, or all cores for 0).
   int threads() const;
   const Model& model() const;

@@ -96,6 +96,7 @@ class SessionImpl {
 
   const SessionOptions& options() const { return options_; }
   int threads() const { return threads_; }
+  std::string attention_method() const { return attention_->name(); }
   const Model& model() const { return *model_; }
 
  private:
@@ -254,6 +255,9 @@ const SessionOptions& Session::options() const {
 }
 int Session::threads() const {
   return impl_->threads();
+}
+std::string Session::attention_method() const {
+  return impl_->attention_method();
 }
 const Model& Session::model() const {
   return impl_->model();
