@@ -136,7 +136,7 @@ struct Scratch {
   float* sel_keys;     // [dpad][p] the selected keys
   float* sel_values;   // [dpad][p] the selected values (times 1/(d'π_j) for skein-nonorm)
   float* vrest;        // [p] ΣV − Σ_{J'} v_j
-  double* sum_v;       // [p] ΣV
+  double* sum_v;       // [p] ΣV, then ΣV − Σ_{J'} v_j when d' > 0
   int64_t* pilot;      // [dpad]
   Candidate* heap;     // [dpad]
   float* store;        // stored pilot probabilities: [block][panel][kKeyBlock][kPanelWidth]
@@ -384,7 +384,8 @@ Selection prepare(const Head& h, const Scratch& s, SkeinVariant variant, size_t 
   Selection sel;
   sel.count = chosen.size();
   sel.weight_sum = weight_sum;
-  std::vector<double> rest(s.sum_v, s.sum_v + h.p);  // small: p doubles
+  // sum_v becomes ΣV − Σ_{J'} v_j in place (it stays ΣV when nothing is selected).
+  double* rest = s.sum_v;
   for (size_t j = 0; j < chosen.size(); ++j) {
     const auto index = static_cast<size_t>(chosen[j].index);
     const float* k_row = h.k + index * h.ld;
