@@ -127,6 +127,32 @@ assert isinstance(r["workspace_bytes"], int) and r["workspace_bytes"] >= 0, r
 EOF
 check_exact json "$work/padded_i64.safetensors" "$work/json_out.safetensors"
 
+# Every registered method (read from the unknown-method message, so new ones
+# are covered without naming them here): finite output, zero padding rows,
+# and the same bits for one and two threads and for a rerun with the same seed.
+"$skein" attention --method no-such-method --qkv "$work/plain.safetensors" --out "$work/x" 2>"$work/err"
+methods=$(sed -n 's/.*known methods: \([^)]*\)).*/\1/p' "$work/err" | tr -d ,)
+[ -n "$methods" ] || fail "methods: could not read the known methods from: $(cat "$work/err")"
+for m in $methods; do
+  run() { "$skein" attention --method "$m" --seed 5 --qkv "$work/padded_i64.safetensors" --out "$1" "${@:2}"; }
+  if ! run "$work/m1.safetensors" --threads 1 2>"$work/err" || ! run "$work/m2.safetensors" --threads 2 2>>"$work/err" ||
+     ! run "$work/m3.safetensors" --threads 2 2>>"$work/err"; then
+    fail "method $m: $(cat "$work/err")"; continue
+  fi
+  cmp -s "$work/m1.safetensors" "$work/m2.safetensors" || fail "method $m: 1 and 2 threads differ"
+  cmp -s "$work/m2.safetensors" "$work/m3.safetensors" || fail "method $m: reruns differ"
+  "$py" - "$work/padded_i64.safetensors" "$work/m1.safetensors" <<'EOF2' || fail "method $m: bad output"
+import sys
+import numpy as np
+import safetensors_io as st
+inp, got = st.read(sys.argv[1]), st.read(sys.argv[2])["out"]
+assert got.shape == inp["q"].shape and np.isfinite(got).all()
+for b, m in enumerate(inp["mask"].sum(axis=1)):
+    assert np.all(got[b, :, m:] == 0), f"padding rows of batch row {b} are not zero"
+EOF2
+  echo "ok   method $m"
+done
+
 o="$work/o.safetensors"
 p="$work/plain.safetensors"
 expect no_method 2 "missing --method" -- "$skein" attention --qkv "$p" --out "$o"
