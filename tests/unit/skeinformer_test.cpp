@@ -689,3 +689,10 @@ TEST_CASE("skein-nonorm: column weights right where pass 2 recomputes instead of
 
 }  // namespace
 }  // namespace skein
+
+TEST_CASE("skeinformer counts 8·m·d·p FLOPs per sequence and head, d = min(features, m - 1)") {
+  auto method = skein::make_attention({{"method", "skeinformer"}, {"features", 256}});
+  const int64_t offsets[] = {0, 1, 11, 1001};
+  double expected = 2 * (0.0 + 8.0 * 10 * 9 * 32 + 8.0 * 990 * 256 * 32);
+  CHECK(method->flops(offsets, 2, 32) == doctest::Approx(expected));
+}

@@ -38,15 +38,21 @@ constexpr size_t kAlignment = 64;
 // 73 and 68 ms, storing every block 59 and 64 ms.
 constexpr size_t kStoreBudgetBytes = size_t{32} << 20;
 
-size_t key_blocks(size_t m) { return (m + kKeyBlock - 1) / kKeyBlock; }
+size_t key_blocks(size_t m) {
+  return (m + kKeyBlock - 1) / kKeyBlock;
+}
 
 // Key blocks of a head with `dpad` padded pilot rows whose probabilities are stored.
 size_t stored_blocks(size_t m, size_t dpad) {
   return std::min(key_blocks(m), kStoreBudgetBytes / (dpad * kKeyBlock * sizeof(float)));
 }
 
-size_t aligned_size(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
-size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+size_t aligned_size(size_t bytes) {
+  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+}
+size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) / to * to;
+}
 
 // One candidate column of the sampler.
 struct Candidate {
@@ -93,7 +99,9 @@ class TopK {
   size_t size_ = 0;
 };
 
-bool uses_pilot(SkeinVariant variant) { return variant != SkeinVariant::kUniform; }
+bool uses_pilot(SkeinVariant variant) {
+  return variant != SkeinVariant::kUniform;
+}
 
 bool reuses_pilot(SkeinVariant variant) {
   return variant == SkeinVariant::kSkeinformer || variant == SkeinVariant::kSimpleNorm ||
@@ -167,7 +175,9 @@ Scratch carve_scratch(std::byte* base, size_t p, size_t dpad, size_t max_len) {
     base += aligned_size(bytes);
     return at;
   };
-  auto floats = [&take](size_t count) { return reinterpret_cast<float*>(take(count * sizeof(float))); };
+  auto floats = [&take](size_t count) {
+    return reinterpret_cast<float*>(take(count * sizeof(float)));
+  };
   Scratch s;
   s.dpad = dpad;
   s.pilot_q_t = floats(p * dpad);
@@ -219,7 +229,8 @@ void update_softmax(float* probs, size_t keys, const float* new_max, float* row_
       block_sum += e;
     }
     const Batch factor = simd::exp(Batch::load_aligned(row_max + half) - max);
-    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum).store_aligned(row_sum + half);
+    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
+        .store_aligned(row_sum + half);
     max.store_aligned(row_max + half);
     factor.store_aligned(rescale + half);
   }
@@ -269,8 +280,8 @@ void full_softmax_pass(const Head& h, const Scratch& s, const float* q_t, size_t
       if (key0 == 0) {
         simd::panel_matmul(s.probs, kPanelWidth, value_block_t, h.p, keys, acc_t + panel, ld_t);
       } else {
-        simd::panel_matmul_scaled_add(s.probs, kPanelWidth, value_block_t, h.p, keys,
-                                      acc_t + panel, ld_t, s.rescale);
+        simd::panel_matmul_scaled_add(s.probs, kPanelWidth, value_block_t, h.p, keys, acc_t + panel,
+                                      ld_t, s.rescale);
       }
     }
   }
@@ -292,15 +303,17 @@ Selection prepare(const Head& h, const Scratch& s, SkeinVariant variant, size_t 
   const size_t dpad = round_up(d, kPanelWidth);
   const bool pilot = uses_pilot(variant);
   if (pilot) {
-    load_queries_t(h, d, dpad, [&s](size_t r) { return static_cast<size_t>(s.pilot[r]); }, scale,
-                   s.pilot_q_t, dpad);
+    load_queries_t(
+        h, d, dpad, [&s](size_t r) { return static_cast<size_t>(s.pilot[r]); }, scale, s.pilot_q_t,
+        dpad);
     full_softmax_pass(h, s, s.pilot_q_t, dpad, dpad, s.pilot_max, s.pilot_sum, s.pilot_acc_t,
                       stored_blocks(h.m, dpad));
     for (size_t r = 0; r < dpad; ++r) {
       const float inverse = r < d ? 1.0f / s.pilot_sum[r] : 0.0f;
       s.pilot_sum[r] = inverse;
       if (r < d) {
-        for (size_t c = 0; c < h.p; ++c) s.pilot_rows[r * h.p + c] = s.pilot_acc_t[c * dpad + r] * inverse;
+        for (size_t c = 0; c < h.p; ++c)
+          s.pilot_rows[r * h.p + c] = s.pilot_acc_t[c * dpad + r] * inverse;
       }
     }
   }
@@ -316,8 +329,8 @@ Selection prepare(const Head& h, const Scratch& s, SkeinVariant variant, size_t 
       // B_J[r, i] = stored e^(s − running max) · e^(running max − max) / sum.
       std::fill_n(s.col_acc, keys * kPanelWidth, 0.0f);
       for (size_t panel = 0; panel < dpad; panel += kPanelWidth) {
-        const float* stored =
-            s.store + (block * (dpad / kPanelWidth) + panel / kPanelWidth) * kKeyBlock * kPanelWidth;
+        const float* stored = s.store + (block * (dpad / kPanelWidth) + panel / kPanelWidth) *
+                                            kKeyBlock * kPanelWidth;
         for (size_t half = 0; half < kPanelWidth; half += kLanes) {
           const Batch factor =
               simd::exp(Batch::load_aligned(s.block_max + block * dpad + panel + half) -
@@ -339,8 +352,8 @@ Selection prepare(const Head& h, const Scratch& s, SkeinVariant variant, size_t 
           const Batch max = Batch::load_aligned(s.pilot_max + panel + half);
           const Batch inverse = Batch::load_aligned(s.pilot_sum + panel + half);
           for (size_t j = 0; j < keys; ++j) {
-            const Batch b = simd::exp(Batch::load_aligned(s.probs + j * kPanelWidth + half) - max) *
-                            inverse;
+            const Batch b =
+                simd::exp(Batch::load_aligned(s.probs + j * kPanelWidth + half) - max) * inverse;
             float* acc = s.col_acc + j * kPanelWidth + half;
             xsimd::fma(b, b, Batch::load_aligned(acc)).store_aligned(acc);
           }
@@ -357,8 +370,8 @@ Selection prepare(const Head& h, const Scratch& s, SkeinVariant variant, size_t 
       double weight = 1.0;
       if (pilot) {
         const float* acc = s.col_acc + j * kPanelWidth;
-        const float b_norm2 = xsimd::hadd(Batch::load_aligned(acc) +
-                                                Batch::load_aligned(acc + kLanes));
+        const float b_norm2 =
+            xsimd::hadd(Batch::load_aligned(acc) + Batch::load_aligned(acc + kLanes));
         weight = std::sqrt(double{b_norm2}) * std::sqrt(v_norm2);
       }
       weight_sum += weight;
@@ -427,7 +440,8 @@ void sketch_rows(const Head& h, const Scratch& s, SkeinVariant variant, size_t d
   for (size_t q0 = 0; q0 < h.m; q0 += kQueryBlock) {
     const size_t rows = std::min(kQueryBlock, h.m - q0);
     const size_t padded = round_up(rows, kPanelWidth);
-    load_queries_t(h, rows, padded, [q0](size_t i) { return q0 + i; }, scale, s.q_t, kQueryBlock);
+    load_queries_t(
+        h, rows, padded, [q0](size_t i) { return q0 + i; }, scale, s.q_t, kQueryBlock);
     if (nonorm) full_softmax_pass(h, s, s.q_t, kQueryBlock, padded, s.row_max, s.row_sum, nullptr);
     for (size_t panel = 0; panel < padded; panel += kPanelWidth) {
       std::fill_n(s.new_max, kPanelWidth, -std::numeric_limits<float>::infinity());
@@ -511,8 +525,8 @@ void check_problem(const AttentionProblem& problem, const std::string& name) {
     const int64_t len = offsets[s + 1] - offsets[s];
     if (len < 0 || len > shape.max_len) {
       throw Error(name + " attention: sequence " + std::to_string(s) + " has length " +
-                  std::to_string(len) + ", outside [0, max_len = " +
-                  std::to_string(shape.max_len) + "]");
+                  std::to_string(len) + ", outside [0, max_len = " + std::to_string(shape.max_len) +
+                  "]");
     }
   }
   if (shape.total_tokens > 0 && (!problem.q || !problem.k || !problem.v || !problem.out)) {
@@ -526,8 +540,8 @@ Head head_of(const AttentionProblem& problem, int64_t seq, int head) {
   const auto begin = static_cast<size_t>(problem.seq_offsets[static_cast<size_t>(seq)]);
   const size_t offset = begin * ld + static_cast<size_t>(head) * p;
   const auto m = static_cast<size_t>(problem.seq_offsets[static_cast<size_t>(seq) + 1]) - begin;
-  return Head{problem.q + offset, problem.k + offset, problem.v + offset, problem.out + offset,
-              ld, m, p};
+  return Head{
+      problem.q + offset, problem.k + offset, problem.v + offset, problem.out + offset, ld, m, p};
 }
 
 // One (sequence, head); injected indices (tests) or drawn ones.
@@ -559,10 +573,9 @@ void process_head(const AttentionProblem& problem, int64_t seq, int head, SkeinV
   std::vector<double> all_weights;
   if (injected) all_weights.resize(h.m);
   std::vector<int64_t> drawn;
-  const Selection sel =
-      prepare(h, s, variant, pilot ? pilot_count : d, column_stream,
-              injected ? &injected->columns : nullptr, injected ? &all_weights : nullptr,
-              record ? &drawn : nullptr);
+  const Selection sel = prepare(h, s, variant, pilot ? pilot_count : d, column_stream,
+                                injected ? &injected->columns : nullptr,
+                                injected ? &all_weights : nullptr, record ? &drawn : nullptr);
   if (record) {
     record->pilot.assign(s.pilot, s.pilot + pilot_count);
     record->columns = drawn;
@@ -596,13 +609,17 @@ std::string skein_variant_name(SkeinVariant variant) {
   return "skeinformer";
 }
 
-std::string SkeinformerAttention::name() const { return skein_variant_name(variant_); }
+std::string SkeinformerAttention::name() const {
+  return skein_variant_name(variant_);
+}
 
 namespace {
 size_t dpad_for(const AttentionShape& shape, int64_t features) {
   return round_up(std::max<size_t>(1, features_for(features, shape.max_len)), kPanelWidth);
 }
-size_t max_len_of(const AttentionShape& shape) { return static_cast<size_t>(shape.max_len); }
+size_t max_len_of(const AttentionShape& shape) {
+  return static_cast<size_t>(shape.max_len);
+}
 }  // namespace
 
 size_t SkeinformerAttention::workspace_bytes(const AttentionShape& shape, int threads) const {
@@ -610,9 +627,9 @@ size_t SkeinformerAttention::workspace_bytes(const AttentionShape& shape, int th
   if (threads < 1) {
     throw Error(name() + " attention: threads must be >= 1, got " + std::to_string(threads));
   }
-  return static_cast<size_t>(threads) *
-         scratch_bytes(static_cast<size_t>(shape.head_dim), dpad_for(shape, features_),
-                       max_len_of(shape));
+  return static_cast<size_t>(threads) * scratch_bytes(static_cast<size_t>(shape.head_dim),
+                                                      dpad_for(shape, features_),
+                                                      max_len_of(shape));
 }
 
 void SkeinformerAttention::run(const AttentionProblem& problem,
@@ -624,7 +641,8 @@ void SkeinformerAttention::run(const AttentionProblem& problem,
   const size_t per_thread = scratch_bytes(p, dpad, max_len_of(shape));
   if (reinterpret_cast<uintptr_t>(workspace.data()) % kAlignment != 0 ||
       workspace.size() < per_thread) {
-    throw Error(name() + " attention: workspace must be 64-byte aligned and hold workspace_bytes() = " +
+    throw Error(name() +
+                " attention: workspace must be 64-byte aligned and hold workspace_bytes() = " +
                 std::to_string(per_thread) + " bytes for one thread, got " +
                 std::to_string(workspace.size()));
   }
@@ -636,9 +654,8 @@ void SkeinformerAttention::run(const AttentionProblem& problem,
   const int64_t features = features_;
 #pragma omp parallel num_threads(threads)
   {
-    const Scratch scratch =
-        carve_scratch(base + static_cast<size_t>(omp_get_thread_num()) * per_thread, p, dpad,
-                      max_len_of(shape));
+    const Scratch scratch = carve_scratch(
+        base + static_cast<size_t>(omp_get_thread_num()) * per_thread, p, dpad, max_len_of(shape));
     // One task per (sequence, head), computed by one thread start to end:
     // results do not depend on the thread count or schedule.
 #pragma omp for schedule(dynamic, 1)
@@ -668,12 +685,12 @@ SkeinIndices SkeinformerAttention::draw_indices(const AttentionProblem& problem,
   check_problem(problem, name());
   // Draw into a scratch copy of the output rows, so problem.out is untouched.
   AttentionProblem copy = problem;
-  const size_t count =
-      static_cast<size_t>(problem.shape.total_tokens) * problem.shape.num_heads * problem.shape.head_dim;
+  const size_t count = static_cast<size_t>(problem.shape.total_tokens) * problem.shape.num_heads *
+                       problem.shape.head_dim;
   std::vector<float> out(count);
   copy.out = out.data();
-  OwnedScratch owned(static_cast<size_t>(problem.shape.head_dim), dpad_for(problem.shape, features_),
-                     max_len_of(problem.shape));
+  OwnedScratch owned(static_cast<size_t>(problem.shape.head_dim),
+                     dpad_for(problem.shape, features_), max_len_of(problem.shape));
   SkeinIndices indices;
   process_head(copy, seq, head, variant_, features_, owned.scratch, nullptr, &indices);
   return indices;
@@ -718,6 +735,17 @@ std::vector<int64_t> sample_columns(std::span<const double> weights, size_t coun
   std::vector<int64_t> indices;
   for (const Candidate& c : top.finish()) indices.push_back(c.index);
   return indices;
+}
+
+double SkeinformerAttention::flops(std::span<const int64_t> seq_offsets, int num_heads,
+                                   int head_dim) const {
+  double total = 0;
+  for (size_t s = 0; s + 1 < seq_offsets.size(); ++s) {
+    int64_t m = seq_offsets[s + 1] - seq_offsets[s];
+    int64_t d = std::min(features_, m - 1);
+    if (d > 0) total += 8.0 * static_cast<double>(m) * static_cast<double>(d) * head_dim;
+  }
+  return total * num_heads;
 }
 
 }  // namespace skein

@@ -53,6 +53,9 @@ class SkeinformerAttention : public AttentionMethod {
   std::string name() const override;
   size_t workspace_bytes(const AttentionShape& shape, int threads) const override;
   void run(const AttentionProblem& problem, std::span<std::byte> workspace) const override;
+  /// 8·m·d·p per sequence and head (the four m × d × p products), d = min(features, m − 1);
+  /// the pilot's extra pass and the quadratic skein-nonorm row sums are not counted.
+  double flops(std::span<const int64_t> seq_offsets, int num_heads, int head_dim) const override;
 
   SkeinVariant variant() const { return variant_; }
   int64_t features() const { return features_; }
