@@ -29,7 +29,7 @@ expect() {
 printf 'hello world\n' >"$work/good.txt"
 printf 'a\0b\0\xff\xfe binary\n' >"$work/binary.bin"
 : >"$work/empty.txt"
-truncate -s 50M "$work/huge.txt"   # sparse: the reader must stop at max_seq_len bytes
+truncate -s 1G "$work/huge.txt"    # sparse 1 GiB: the reader must stop at max_seq_len bytes
 mkdir "$work/dir"
 
 expect classify 0 "" -- "$skein" classify --model "$model" "$work/good.txt" "$work/binary.bin"
@@ -39,7 +39,7 @@ expect missing_file 1 "missing.txt: No such file or directory" -- \
 grep -q "good.txt" "$work/out" || { echo "FAIL missing_file: good file not classified"; failures=$((failures + 1)); }
 expect empty_file 1 "empty.txt: empty input" -- "$skein" classify --model "$model" "$work/empty.txt"
 expect directory 1 "dir: is a directory" -- "$skein" classify --model "$model" "$work/dir"
-expect huge_file 0 "huge.txt has 52428800 bytes; classified its first" -- \
+expect huge_file 0 "huge.txt has 1073741824 bytes; classified its first" -- \
   "$skein" classify --model "$model" "$work/huge.txt"
 expect stdin 0 "" -- sh -c "printf 'some text' | '$skein' classify --model '$model' -"
 expect json 1 "empty.txt: empty input" -- "$skein" classify --model "$model" --format json "$work/good.txt" "$work/empty.txt"
