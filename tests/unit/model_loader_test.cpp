@@ -150,6 +150,9 @@ TEST_CASE("unreadable model directories give one-line errors") {
   std::ofstream(dir + "/model.json") << "{\"format\": \"skein\", ";
   CHECK_THROWS_WITH_AS(skein::Model::load(dir),
                        doctest::Contains("model.json: invalid JSON at byte"), skein::Error);
+  // A number beyond double range is a skein::Error too (found by fuzz_model_json).
+  std::ofstream(dir + "/model.json") << R"({"format": "skein", "format_version": 1e400})";
+  CHECK_THROWS_AS(skein::Model::load(dir), skein::Error);
   std::filesystem::remove(dir + "/model.safetensors");
   m.write("bad_json");
   std::filesystem::remove(dir + "/model.safetensors");
