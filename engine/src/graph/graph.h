@@ -34,6 +34,9 @@ enum class RowKind { Tokens, Sequences, Items };
 
 const char* row_kind_name(RowKind kind);
 
+/// A shape as text for messages, e.g. "[64, 32]".
+std::string shape_text(const std::vector<int64_t>& shape);
+
 /// A weight as a node sees it: f32 data inside the memory-mapped file.
 struct WeightRef {
   std::string name;

@@ -22,12 +22,6 @@ using nlohmann::json;
 constexpr int64_t kMaxDim = int64_t{1} << 20;
 constexpr int64_t kMaxSeqLen = int64_t{1} << 26;
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 // Builds messages of the form "<file>: <where>: <what>".
 class Context {
  public:
