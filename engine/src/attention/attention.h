@@ -12,6 +12,14 @@
 
 namespace skein {
 
+/// Alignment of the workspace span run() receives, and of the pieces methods carve from it.
+inline constexpr size_t kWorkspaceAlignment = 64;
+
+/// `bytes` rounded up to a multiple of kWorkspaceAlignment.
+inline size_t aligned_size(size_t bytes) {
+  return (bytes + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment;
+}
+
 /// Shapes of one attention call, enough to size its workspace.
 struct AttentionShape {
   int64_t num_seqs = 0;      // sequences in the packed batch

@@ -42,12 +42,6 @@ constexpr size_t kQueryBlock = 256;
 constexpr size_t kKeyBlock = 192;
 static_assert(kQueryBlock % kPanelWidth == 0);
 
-constexpr size_t kAlignment = 64;
-
-size_t aligned_size(size_t bytes) {
-  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
-}
-
 size_t float_bytes(size_t count) {
   return aligned_size(count * sizeof(float));
 }
@@ -245,7 +239,7 @@ void ExactAttention::run(const AttentionProblem& problem, std::span<std::byte> w
   const auto head_dim = static_cast<size_t>(shape.head_dim);
   const size_t shared = task_index_bytes(shape.num_seqs);
   const size_t per_thread = scratch_bytes(head_dim);
-  if (reinterpret_cast<uintptr_t>(workspace.data()) % kAlignment != 0 ||
+  if (reinterpret_cast<uintptr_t>(workspace.data()) % kWorkspaceAlignment != 0 ||
       workspace.size() < shared + per_thread) {
     throw Error("exact attention: workspace must be 64-byte aligned and hold workspace_bytes() = " +
                 std::to_string(shared + per_thread) + " bytes for one thread, got " +

@@ -28,8 +28,6 @@ constexpr size_t kQueryBlock = 256;
 constexpr size_t kKeyBlock = 192;
 static_assert(kQueryBlock % kPanelWidth == 0);
 
-constexpr size_t kAlignment = 64;
-
 // The pilot block's probabilities from pass 1 are kept for pass 2 (instead of
 // recomputing scores and exponentials) for as many key blocks as fit in this
 // budget per thread; the remaining blocks are recomputed. Measured on the
@@ -47,9 +45,6 @@ size_t stored_blocks(size_t m, size_t dpad) {
   return std::min(key_blocks(m), kStoreBudgetBytes / (dpad * kKeyBlock * sizeof(float)));
 }
 
-size_t aligned_size(size_t bytes) {
-  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
-}
 size_t round_up(size_t n, size_t to) {
   return (n + to - 1) / to * to;
 }
@@ -639,7 +634,7 @@ void SkeinformerAttention::run(const AttentionProblem& problem,
   const auto p = static_cast<size_t>(shape.head_dim);
   const size_t dpad = dpad_for(shape, features_);
   const size_t per_thread = scratch_bytes(p, dpad, max_len_of(shape));
-  if (reinterpret_cast<uintptr_t>(workspace.data()) % kAlignment != 0 ||
+  if (reinterpret_cast<uintptr_t>(workspace.data()) % kWorkspaceAlignment != 0 ||
       workspace.size() < per_thread) {
     throw Error(name() +
                 " attention: workspace must be 64-byte aligned and hold workspace_bytes() = " +
@@ -672,9 +667,9 @@ struct OwnedScratch {
   std::vector<std::byte> bytes;
   Scratch scratch;
   OwnedScratch(size_t p, size_t dpad, size_t max_len)
-      : bytes(scratch_bytes(p, dpad, max_len) + kAlignment) {
+      : bytes(scratch_bytes(p, dpad, max_len) + kWorkspaceAlignment) {
     auto at = reinterpret_cast<uintptr_t>(bytes.data());
-    const size_t skip = (kAlignment - at % kAlignment) % kAlignment;
+    const size_t skip = (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment;
     scratch = carve_scratch(bytes.data() + skip, p, dpad, max_len);
   }
 };
