@@ -412,6 +412,31 @@ TEST_CASE("skeinformer: bit-identical for 1 and 2 threads and run to run; seeds 
   }
 }
 
+TEST_CASE("skeinformer: chunked pilot passes and row blocks are thread-count independent") {
+  // 5000 tokens: 4 key chunks and 20 query blocks per head; 20 one-head
+  // sequences: more (sequence, head) tasks than one wave holds.
+  std::vector<int64_t> lengths{5000, 3};
+  for (int i = 0; i < 18; ++i) lengths.push_back(40 + 17 * i);
+  Problem problem(lengths, 1, 16, 23);
+  for (SkeinVariant variant : {SkeinVariant::kSkeinformer, SkeinVariant::kUniform}) {
+    CAPTURE(skein_variant_name(variant));
+    const SkeinformerAttention method(variant, 64);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const auto one = run_method(method, problem, 1);
+    omp_set_num_threads(3);
+    const auto three = run_method(method, problem, 3);
+    omp_set_num_threads(saved);
+    CHECK(one == three);
+    for (size_t seq : {size_t{0}, size_t{19}}) {
+      CAPTURE(seq);
+      const SkeinIndices idx = method.draw_indices(problem.view(), static_cast<int64_t>(seq), 0);
+      const auto ref = reference(extract(problem, seq, 0), variant, idx);
+      CHECK(head_error(problem, seq, 0, ref) < 1e-5);
+    }
+  }
+}
+
 TEST_CASE("skeinformer: finite outputs for logits of ±1e4") {
   // |q·k|/√p reaches ~1e4 with q scaled by 4000 (p = 16).
   Problem problem({600, 90}, 2, 16, 16, 4000.0f);
@@ -665,10 +690,9 @@ TEST_CASE("skeinformer parity with the PyTorch reference") {
 namespace skein {
 namespace {
 
-TEST_CASE("skein-nonorm: column weights right where pass 2 recomputes instead of storing") {
-  // d·m = 2000 · 6000 floats is over the 32 MiB store budget: about 21 of the 32
-  // key blocks are stored, the rest recomputed. skein-nonorm's output depends
-  // on every selected column's weight, so it checks both paths.
+TEST_CASE("skein-nonorm: column weights right in every key chunk of the pilot passes") {
+  // m = 6000 splits the pilot passes into 4 chunks of 1536 keys. skein-nonorm's
+  // output depends on every selected column's weight, so it checks each chunk.
   Problem problem({6000}, 1, 8, 21);
   std::mt19937 rng(3);
   std::uniform_int_distribution<int64_t> row(0, 5999);

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -28,25 +29,39 @@ constexpr size_t kQueryBlock = 256;
 constexpr size_t kKeyBlock = 192;
 static_assert(kQueryBlock % kPanelWidth == 0);
 
-// The pilot block's probabilities from pass 1 are kept for pass 2 (instead of
-// recomputing scores and exponentials) for as many key blocks as fit in this
-// budget per thread; the remaining blocks are recomputed. Measured on the
-// build machine (1 thread, 2 heads, n = 16384, d = 256, process CPU time, two
-// interleaved runs each on a heavily loaded host): recomputing every block
-// 73 and 68 ms, storing every block 59 and 64 ms.
-constexpr size_t kStoreBudgetBytes = size_t{32} << 20;
+// The pilot passes split a head's keys into chunks of whole key blocks: at
+// least kMinChunkBlocks blocks, at most kMaxChunks chunks. The split depends on
+// the sequence length only, and chunk results are merged in chunk order, so
+// the output does not depend on the thread count.
+constexpr size_t kMinChunkBlocks = 8;
+constexpr size_t kMaxChunks = 64;
+
+// (sequence, head) tasks whose per-head state is held at once. Bounds the
+// workspace for large batches; enough tasks to keep the threads busy.
+constexpr size_t kMaxWave = 16;
+
+size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) / to * to;
+}
 
 size_t key_blocks(size_t m) {
   return (m + kKeyBlock - 1) / kKeyBlock;
 }
 
-// Key blocks of a head with `dpad` padded pilot rows whose probabilities are stored.
-size_t stored_blocks(size_t m, size_t dpad) {
-  return std::min(key_blocks(m), kStoreBudgetBytes / (dpad * kKeyBlock * sizeof(float)));
+size_t chunk_keys(size_t m) {
+  const size_t blocks = std::max(kMinChunkBlocks, (key_blocks(m) + kMaxChunks - 1) / kMaxChunks);
+  return blocks * kKeyBlock;
 }
 
-size_t round_up(size_t n, size_t to) {
-  return (n + to - 1) / to * to;
+size_t chunk_count(size_t m) {
+  return m == 0 ? 0 : (m + chunk_keys(m) - 1) / chunk_keys(m);
+}
+
+// The most chunks any head of up to max_len tokens has (chunk_count is not
+// monotonic in m: a longer sequence may get longer chunks).
+size_t max_chunks(size_t max_len) {
+  return std::min(kMaxChunks, std::max<size_t>(1, (max_len + kMinChunkBlocks * kKeyBlock - 1) /
+                                                      (kMinChunkBlocks * kKeyBlock)));
 }
 
 // One candidate column of the sampler.
@@ -63,14 +78,20 @@ bool better(const Candidate& a, const Candidate& b) {
 
 // Keeps the `capacity` best candidates offered so far in a heap whose front is
 // the worst of them. Gumbel-top-k / exponential race (Efraimidis–Spirakis):
-// the kept set is distributed as successive weighted draws without replacement.
+// the kept set is distributed as successive weighted draws without
+// replacement. The kept set does not depend on the order of the offers, so
+// per-chunk sets merge into the same result as one pass over all keys.
 class TopK {
  public:
   TopK(Candidate* storage, size_t capacity) : heap_(storage), capacity_(capacity) {}
 
   void offer(int64_t index, double weight, double uniform) {
-    if (!(weight > 0.0) || capacity_ == 0) return;  // zero weight: never drawn
-    const Candidate c{std::log(uniform) / weight, index, weight};
+    if (!(weight > 0.0)) return;  // zero weight: never drawn
+    offer(Candidate{std::log(uniform) / weight, index, weight});
+  }
+
+  void offer(const Candidate& c) {
+    if (capacity_ == 0) return;
     if (size_ < capacity_) {
       heap_[size_++] = c;
       std::push_heap(heap_, heap_ + size_, better);
@@ -80,6 +101,8 @@ class TopK {
       std::push_heap(heap_, heap_ + size_, better);
     }
   }
+
+  size_t size() const { return size_; }
 
   /// The kept candidates, sorted by index.
   std::span<Candidate> finish() {
@@ -115,92 +138,128 @@ struct Head {
   size_t p;   // head_dim
 };
 
+// Carves 64-byte-aligned arrays from a byte range, or (with a null base) only
+// counts the bytes they take.
+class Carver {
+ public:
+  explicit Carver(std::byte* base) : base_(base) {}
+  template <class T>
+  T* take(size_t count) {
+    std::byte* at = base_ ? base_ + used_ : nullptr;
+    used_ += aligned_size(count * sizeof(T));
+    return reinterpret_cast<T*>(at);
+  }
+  size_t used() const { return used_; }
+
+ private:
+  std::byte* base_;
+  size_t used_ = 0;
+};
+
 // A thread's scratch. "_t" arrays are transposed (one row per feature, one
 // column per query) because the kernels vectorise across queries.
 struct Scratch {
-  size_t dpad;         // capacity in pilot rows / columns, a multiple of kPanelWidth
-  float* pilot_q_t;    // [p][dpad] pilot queries scaled by 1/√p, zero-padded
-  float* pilot_acc_t;  // [p][dpad] unnormalised B_J·V accumulator
-  float* pilot_max;    // [dpad] row max of the pilot scores
-  float* pilot_sum;    // [dpad] row sum, then its inverse (0 for padding rows)
-  float* pilot_rows;   // [dpad][p] exact pilot outputs
-  float* q_t;          // [p][kQueryBlock]
-  float* out_t;        // [p][kQueryBlock]
-  float* keys;         // [kKeyBlock][p]
-  float* values;       // [kKeyBlock][p]
-  float* probs;        // [max(kKeyBlock, dpad)][kPanelWidth]
-  float* col_acc;      // [kKeyBlock][kPanelWidth] per-lane Σ B_J[r, i]²
-  float* row_max;      // [kQueryBlock]
-  float* row_sum;      // [kQueryBlock]
-  float* new_max;      // [kPanelWidth]
-  float* rescale;      // [kPanelWidth]
-  float* gmean;        // [kPanelWidth] e^(mean_j t_ij - max)
-  float* denom;        // [kPanelWidth]
-  float* sel_keys;     // [dpad][p] the selected keys
-  float* sel_values;   // [dpad][p] the selected values (times 1/(d'π_j) for skein-nonorm)
-  float* vrest;        // [p] ΣV − Σ_{J'} v_j
-  double* sum_v;       // [p] ΣV, then ΣV − Σ_{J'} v_j when d' > 0
-  int64_t* pilot;      // [dpad]
-  Candidate* heap;     // [dpad]
-  float* store;        // stored pilot probabilities: [block][panel][kKeyBlock][kPanelWidth]
-  float* block_max;    // [block][dpad] pilot row max after each stored block
+  float* q_t;      // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
+  float* out_t;    // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
+  float* keys;     // [kKeyBlock][p]
+  float* values;   // [kKeyBlock][p]
+  float* probs;    // [max(kKeyBlock, dpad)][kPanelWidth]
+  float* col_acc;  // [kKeyBlock][kPanelWidth] per-lane Σ B_J[r, i]²
+  float* row_max;  // [kQueryBlock]
+  float* row_sum;  // [kQueryBlock]
+  float* new_max;  // [kPanelWidth]
+  float* rescale;  // [kPanelWidth]
+  float* ones;     // [kPanelWidth]
+  float* gmean;    // [kPanelWidth] e^(mean_j t_ij - max)
+  float* denom;    // [kPanelWidth]
+
+  Scratch(Carver& c, size_t p, size_t dpad)
+      : q_t(c.take<float>(p * kQueryBlock)),
+        out_t(c.take<float>(p * kQueryBlock)),
+        keys(c.take<float>(kKeyBlock * p)),
+        values(c.take<float>(kKeyBlock * p)),
+        probs(c.take<float>(std::max(kKeyBlock, dpad) * kPanelWidth)),
+        col_acc(c.take<float>(kKeyBlock * kPanelWidth)),
+        row_max(c.take<float>(kQueryBlock)),
+        row_sum(c.take<float>(kQueryBlock)),
+        new_max(c.take<float>(kPanelWidth)),
+        rescale(c.take<float>(kPanelWidth)),
+        ones(c.take<float>(kPanelWidth)),
+        gmean(c.take<float>(kPanelWidth)),
+        denom(c.take<float>(kPanelWidth)) {
+    if (ones) std::fill_n(ones, kPanelWidth, 1.0f);
+  }
 };
 
-// Capacities of the store and block_max arrays for heads of up to max_len tokens.
-size_t store_floats(size_t dpad, size_t max_len) {
-  return std::min(kStoreBudgetBytes / sizeof(float), dpad * key_blocks(max_len) * kKeyBlock);
-}
-size_t block_max_floats(size_t dpad, size_t max_len) {
-  return std::min(kStoreBudgetBytes / (sizeof(float) * kKeyBlock), dpad * key_blocks(max_len));
-}
+// The state of one (sequence, head) between the phases of run(): the pilot,
+// the per-chunk partial results of the pilot passes and the selection.
+struct HeadState {
+  Head h{};
+  int64_t seq = 0;
+  int head = 0;
+  size_t d = 0;       // pilot rows and the column budget
+  size_t dpad = 0;    // d rounded up to kPanelWidth
+  size_t chunks = 0;  // key chunks of the pilot passes
+  size_t selected = 0;
+  double weight_sum = 0;  // Σ_i w_i over all keys (skein-nonorm)
 
-size_t scratch_bytes(size_t p, size_t dpad, size_t max_len) {
-  const auto f = [](size_t count) { return aligned_size(count * sizeof(float)); };
-  return 2 * f(p * dpad) + 2 * f(dpad) + f(dpad * p) + 2 * f(p * kQueryBlock) +
-         2 * f(kKeyBlock * p) + f(std::max(kKeyBlock, dpad) * kPanelWidth) +
-         f(kKeyBlock * kPanelWidth) + 2 * f(kQueryBlock) + 4 * f(kPanelWidth) + 2 * f(dpad * p) +
-         f(p) + aligned_size(p * sizeof(double)) + aligned_size(dpad * sizeof(int64_t)) +
-         aligned_size(dpad * sizeof(Candidate)) + f(store_floats(dpad, max_len)) +
-         f(block_max_floats(dpad, max_len));
-}
+  int64_t* pilot;        // [cap] pilot rows, draw order
+  float* pilot_q_t;      // [p × cap, panel-major] pilot queries scaled by 1/√p, zero-padded
+  float* pilot_max;      // [cap] row max of the pilot scores
+  float* pilot_inv_sum;  // [cap] 1 / row sum (0 for padding rows)
+  float* pilot_rows;     // [cap][p] exact pilot outputs
+  float* sel_keys;       // [cap][p] the selected keys
+  float* sel_values;     // [cap][p] the selected values (times 1/(d'π_j) for skein-nonorm)
+  float* vrest;          // [p] ΣV − Σ_{J'} v_j
+  double* sum_v;         // [p] ΣV
+  Candidate* heap;       // [cap] the merged column draw
+  // Per chunk c:
+  float* chunk_max;      // [chunks][cap] pilot row max over the chunk's keys
+  float* chunk_sum;      // [chunks][cap] Σ e^(s − chunk max) over the chunk's keys
+  float* chunk_acc;      // [chunks][p × cap, panel-major] Σ B_J[r, i] v_i over the chunk's keys
+  Candidate* chunk_top;  // [chunks][cap] the chunk's best column candidates
+  size_t* chunk_top_count;   // [chunks]
+  double* chunk_sum_v;       // [chunks][p]
+  double* chunk_weight_sum;  // [chunks]
 
-Scratch carve_scratch(std::byte* base, size_t p, size_t dpad, size_t max_len) {
-  auto take = [&base](size_t bytes) {
-    std::byte* at = base;
-    base += aligned_size(bytes);
-    return at;
-  };
-  auto floats = [&take](size_t count) {
-    return reinterpret_cast<float*>(take(count * sizeof(float)));
-  };
-  Scratch s;
-  s.dpad = dpad;
-  s.pilot_q_t = floats(p * dpad);
-  s.pilot_acc_t = floats(p * dpad);
-  s.pilot_max = floats(dpad);
-  s.pilot_sum = floats(dpad);
-  s.pilot_rows = floats(dpad * p);
-  s.q_t = floats(p * kQueryBlock);
-  s.out_t = floats(p * kQueryBlock);
-  s.keys = floats(kKeyBlock * p);
-  s.values = floats(kKeyBlock * p);
-  s.probs = floats(std::max(kKeyBlock, dpad) * kPanelWidth);
-  s.col_acc = floats(kKeyBlock * kPanelWidth);
-  s.row_max = floats(kQueryBlock);
-  s.row_sum = floats(kQueryBlock);
-  s.new_max = floats(kPanelWidth);
-  s.rescale = floats(kPanelWidth);
-  s.gmean = floats(kPanelWidth);
-  s.denom = floats(kPanelWidth);
-  s.sel_keys = floats(dpad * p);
-  s.sel_values = floats(dpad * p);
-  s.vrest = floats(p);
-  s.sum_v = reinterpret_cast<double*>(take(p * sizeof(double)));
-  s.pilot = reinterpret_cast<int64_t*>(take(dpad * sizeof(int64_t)));
-  s.heap = reinterpret_cast<Candidate*>(take(dpad * sizeof(Candidate)));
-  s.store = floats(store_floats(dpad, max_len));
-  s.block_max = floats(block_max_floats(dpad, max_len));
-  return s;
+  // Tests: injected columns (skip the draw), every key's weight, the drawn columns.
+  const std::vector<int64_t>* injected_columns = nullptr;
+  std::vector<double>* all_weights = nullptr;
+  std::vector<int64_t>* drawn_columns = nullptr;
+
+  HeadState(Carver& c, size_t p, size_t cap, size_t chunk_capacity)
+      : pilot(c.take<int64_t>(cap)),
+        pilot_q_t(c.take<float>(p * cap)),
+        pilot_max(c.take<float>(cap)),
+        pilot_inv_sum(c.take<float>(cap)),
+        pilot_rows(c.take<float>(cap * p)),
+        sel_keys(c.take<float>(cap * p)),
+        sel_values(c.take<float>(cap * p)),
+        vrest(c.take<float>(p)),
+        sum_v(c.take<double>(p)),
+        heap(c.take<Candidate>(cap)),
+        chunk_max(c.take<float>(chunk_capacity * cap)),
+        chunk_sum(c.take<float>(chunk_capacity * cap)),
+        chunk_acc(c.take<float>(chunk_capacity * p * cap)),
+        chunk_top(c.take<Candidate>(chunk_capacity * cap)),
+        chunk_top_count(c.take<size_t>(chunk_capacity)),
+        chunk_sum_v(c.take<double>(chunk_capacity * p)),
+        chunk_weight_sum(c.take<double>(chunk_capacity)) {}
+
+  size_t chunk_begin(size_t c) const { return c * chunk_keys(h.m); }
+  size_t chunk_end(size_t c) const { return std::min(h.m, (c + 1) * chunk_keys(h.m)); }
+};
+
+// Bytes of one thread's scratch and of one HeadState.
+size_t scratch_bytes(size_t p, size_t dpad) {
+  Carver c(nullptr);
+  Scratch s(c, p, dpad);
+  return c.used();
+}
+size_t head_state_bytes(size_t p, size_t cap, size_t chunk_capacity) {
+  Carver c(nullptr);
+  HeadState s(c, p, cap, chunk_capacity);
+  return c.used();
 }
 
 // rows × p floats from rows `ld` apart to contiguous `to`.
@@ -231,263 +290,274 @@ void update_softmax(float* probs, size_t keys, const float* new_max, float* row_
   }
 }
 
-// Fills q_t ([p][ld_t], columns [0, padded)) with `rows` query rows (their
+// Transposed arrays are panel-major: the p × kPanelWidth panel of queries
+// [panel, panel + kPanelWidth) starts at panel · p and its rows are
+// kPanelWidth floats apart. Contiguous panels keep the kernels' operands in
+// distinct cache sets (a row stride of 1 KiB maps a panel's 32 rows onto 4 of
+// the 64 L1 sets and evicts them).
+size_t panel_major(size_t p, size_t i, size_t c) {
+  return (i / kPanelWidth) * p * kPanelWidth + c * kPanelWidth + i % kPanelWidth;
+}
+
+// Fills q_t (panel-major, queries [0, padded)) with `rows` query rows (their
 // indices given by `row_of`) scaled by `scale`, zero beyond `rows`.
 template <class RowOf>
 void load_queries_t(const Head& h, size_t rows, size_t padded, RowOf row_of, float scale,
-                    float* q_t, size_t ld_t) {
+                    float* q_t) {
   for (size_t i = 0; i < padded; ++i) {
     const float* q_row = i < rows ? h.q + row_of(i) * h.ld : nullptr;
-    for (size_t c = 0; c < h.p; ++c) q_t[c * ld_t + i] = q_row ? q_row[c] * scale : 0.0f;
+    for (size_t c = 0; c < h.p; ++c) q_t[panel_major(h.p, i, c)] = q_row ? q_row[c] * scale : 0.0f;
   }
 }
 
-// Online softmax over all keys for the `padded` queries in q_t (leading
-// dimension ld_t): leaves their row max and row sum, and when `acc_t` is not
-// null the unnormalised Σ e^(s − max) v in acc_t ([p][ld_t]).
-// The first `store` key blocks' probabilities e^(s − running max) go to
-// s.store and the running max after each of them to s.block_max.
-void full_softmax_pass(const Head& h, const Scratch& s, const float* q_t, size_t ld_t,
-                       size_t padded, float* row_max, float* row_sum, float* acc_t,
-                       size_t store = 0) {
+// Row max and row sum of e^(s − max) of the `padded` queries in q_t
+// (panel-major) over the keys [begin, end), by an online softmax.
+void softmax_stats(const Head& h, const Scratch& s, const float* q_t, size_t padded, size_t begin,
+                   size_t end, float* row_max, float* row_sum) {
   std::fill_n(row_max, padded, -std::numeric_limits<float>::infinity());
   std::fill_n(row_sum, padded, 0.0f);
+  const simd::StridedMatrix key_block{s.keys, static_cast<ptrdiff_t>(h.p), 1};
+  for (size_t key0 = begin; key0 < end; key0 += kKeyBlock) {
+    const size_t keys = std::min(kKeyBlock, end - key0);
+    copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
+    for (size_t panel = 0; panel < padded; panel += kPanelWidth) {
+      std::copy_n(row_max + panel, kPanelWidth, s.new_max);
+      simd::panel_matmul_max(q_t + panel * h.p, kPanelWidth, key_block, keys, h.p, s.probs,
+                             kPanelWidth, s.new_max);
+      update_softmax(s.probs, keys, s.new_max, row_max + panel, row_sum + panel, s.rescale);
+    }
+  }
+}
+
+// Phase 1, one chunk: the pilot rows' max and sum over the chunk's keys.
+void pilot_stats_chunk(HeadState& st, size_t c, const Scratch& s) {
+  softmax_stats(st.h, s, st.pilot_q_t, st.dpad, st.chunk_begin(c), st.chunk_end(c),
+                st.chunk_max + c * st.dpad, st.chunk_sum + c * st.dpad);
+}
+
+// Phase 1 merged over the chunks, in chunk order: pilot_max and pilot_inv_sum.
+void merge_pilot_stats(HeadState& st) {
+  for (size_t r = 0; r < st.dpad; ++r) {
+    float max = -std::numeric_limits<float>::infinity();
+    for (size_t c = 0; c < st.chunks; ++c) max = std::max(max, st.chunk_max[c * st.dpad + r]);
+    float sum = 0.0f;
+    for (size_t c = 0; c < st.chunks; ++c) {
+      sum += st.chunk_sum[c * st.dpad + r] * std::exp(st.chunk_max[c * st.dpad + r] - max);
+    }
+    st.pilot_max[r] = max;
+    st.pilot_inv_sum[r] = r < st.d ? 1.0f / sum : 0.0f;
+  }
+}
+
+// Phase 2, one chunk: B_J[r, i] = e^(s_ri − max_r) / sum_r for the chunk's
+// keys i, their part of the exact pilot rows B_J·V, the column weights
+// w_i = ‖B_J[:, i]‖·‖v_i‖ (1 without a pilot), ΣV, Σw and the chunk's best
+// column candidates.
+void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant variant,
+                         const PhiloxStream& column_stream) {
+  const Head& h = st.h;
+  const bool pilot = uses_pilot(variant);
+  const size_t begin = st.chunk_begin(c);
+  const size_t end = st.chunk_end(c);
+  double* sum_v = st.chunk_sum_v + c * h.p;
+  std::fill_n(sum_v, h.p, 0.0);
+  double weight_sum = 0.0;
+  TopK top(st.chunk_top + c * st.dpad, st.injected_columns ? 0 : st.d);
+  float* acc_t = st.chunk_acc + c * h.p * st.dpad;
   const auto stride = static_cast<ptrdiff_t>(h.p);
   const simd::StridedMatrix key_block{s.keys, stride, 1};
   const simd::StridedMatrix value_block_t{s.values, 1, stride};
-  for (size_t key0 = 0; key0 < h.m; key0 += kKeyBlock) {
-    const size_t keys = std::min(kKeyBlock, h.m - key0);
-    copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
-    if (acc_t) copy_rows(h.v + key0 * h.ld, h.ld, keys, h.p, s.values);
-    for (size_t panel = 0; panel < padded; panel += kPanelWidth) {
-      std::copy_n(row_max + panel, kPanelWidth, s.new_max);
-      simd::panel_matmul_max(q_t + panel, ld_t, key_block, keys, h.p, s.probs, kPanelWidth,
-                             s.new_max);
-      update_softmax(s.probs, keys, s.new_max, row_max + panel, row_sum + panel, s.rescale);
-      const size_t block = key0 / kKeyBlock;
-      if (block < store) {
-        std::copy_n(s.probs, keys * kPanelWidth,
-                    s.store + (block * (padded / kPanelWidth) + panel / kPanelWidth) * kKeyBlock *
-                                  kPanelWidth);
-        std::copy_n(row_max + panel, kPanelWidth, s.block_max + block * padded + panel);
-      }
-      if (!acc_t) continue;
-      if (key0 == 0) {
-        simd::panel_matmul(s.probs, kPanelWidth, value_block_t, h.p, keys, acc_t + panel, ld_t);
-      } else {
-        simd::panel_matmul_scaled_add(s.probs, kPanelWidth, value_block_t, h.p, keys, acc_t + panel,
-                                      ld_t, s.rescale);
-      }
-    }
-  }
-}
-
-struct Selection {
-  size_t count = 0;       // d'
-  double weight_sum = 0;  // Σ_i w_i over all keys (skein-nonorm)
-};
-
-// Pilot pass 1 (exact pilot rows, their softmax max and sums), pilot pass 2
-// (column norms of B_J, ΣV, the column draw), then the selected keys and
-// values packed. With `injected_columns` the draw is skipped; `all_weights`
-// (if not null, size m) receives every w_i.
-Selection prepare(const Head& h, const Scratch& s, SkeinVariant variant, size_t d,
-                  const PhiloxStream& column_stream, const std::vector<int64_t>* injected_columns,
-                  std::vector<double>* all_weights, std::vector<int64_t>* drawn_columns) {
-  const float scale = 1.0f / std::sqrt(static_cast<float>(h.p));
-  const size_t dpad = round_up(d, kPanelWidth);
-  const bool pilot = uses_pilot(variant);
-  if (pilot) {
-    load_queries_t(
-        h, d, dpad, [&s](size_t r) { return static_cast<size_t>(s.pilot[r]); }, scale, s.pilot_q_t,
-        dpad);
-    full_softmax_pass(h, s, s.pilot_q_t, dpad, dpad, s.pilot_max, s.pilot_sum, s.pilot_acc_t,
-                      stored_blocks(h.m, dpad));
-    for (size_t r = 0; r < dpad; ++r) {
-      const float inverse = r < d ? 1.0f / s.pilot_sum[r] : 0.0f;
-      s.pilot_sum[r] = inverse;
-      if (r < d) {
-        for (size_t c = 0; c < h.p; ++c)
-          s.pilot_rows[r * h.p + c] = s.pilot_acc_t[c * dpad + r] * inverse;
-      }
-    }
-  }
-
-  std::fill_n(s.sum_v, h.p, 0.0);
-  TopK top(s.heap, d);
-  double weight_sum = 0.0;
-  const simd::StridedMatrix key_block{s.keys, static_cast<ptrdiff_t>(h.p), 1};
-  for (size_t key0 = 0; key0 < h.m; key0 += kKeyBlock) {
-    const size_t keys = std::min(kKeyBlock, h.m - key0);
-    const size_t block = key0 / kKeyBlock;
-    if (pilot && block < stored_blocks(h.m, dpad)) {
-      // B_J[r, i] = stored e^(s − running max) · e^(running max − max) / sum.
+  for (size_t key0 = begin; key0 < end; key0 += kKeyBlock) {
+    const size_t keys = std::min(kKeyBlock, end - key0);
+    if (pilot) {
+      copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
+      copy_rows(h.v + key0 * h.ld, h.ld, keys, h.p, s.values);
       std::fill_n(s.col_acc, keys * kPanelWidth, 0.0f);
-      for (size_t panel = 0; panel < dpad; panel += kPanelWidth) {
-        const float* stored = s.store + (block * (dpad / kPanelWidth) + panel / kPanelWidth) *
-                                            kKeyBlock * kPanelWidth;
+      for (size_t panel = 0; panel < st.dpad; panel += kPanelWidth) {
+        simd::panel_matmul(st.pilot_q_t + panel * h.p, kPanelWidth, key_block, keys, h.p, s.probs,
+                           kPanelWidth);
         for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-          const Batch factor =
-              simd::exp(Batch::load_aligned(s.block_max + block * dpad + panel + half) -
-                        Batch::load_aligned(s.pilot_max + panel + half)) *
-              Batch::load_aligned(s.pilot_sum + panel + half);
+          const Batch max = Batch::load_aligned(st.pilot_max + panel + half);
+          const Batch inverse = Batch::load_aligned(st.pilot_inv_sum + panel + half);
           for (size_t j = 0; j < keys; ++j) {
-            const Batch b = Batch::load_aligned(stored + j * kPanelWidth + half) * factor;
-            float* acc = s.col_acc + j * kPanelWidth + half;
-            xsimd::fma(b, b, Batch::load_aligned(acc)).store_aligned(acc);
+            float* at = s.probs + j * kPanelWidth + half;
+            const Batch b = simd::exp(Batch::load_aligned(at) - max) * inverse;
+            b.store_aligned(at);
+            float* col = s.col_acc + j * kPanelWidth + half;
+            xsimd::fma(b, b, Batch::load_aligned(col)).store_aligned(col);
           }
         }
-      }
-    } else if (pilot) {
-      copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
-      std::fill_n(s.col_acc, keys * kPanelWidth, 0.0f);
-      for (size_t panel = 0; panel < dpad; panel += kPanelWidth) {
-        simd::panel_matmul(s.pilot_q_t + panel, dpad, key_block, keys, h.p, s.probs, kPanelWidth);
-        for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-          const Batch max = Batch::load_aligned(s.pilot_max + panel + half);
-          const Batch inverse = Batch::load_aligned(s.pilot_sum + panel + half);
-          for (size_t j = 0; j < keys; ++j) {
-            const Batch b =
-                simd::exp(Batch::load_aligned(s.probs + j * kPanelWidth + half) - max) * inverse;
-            float* acc = s.col_acc + j * kPanelWidth + half;
-            xsimd::fma(b, b, Batch::load_aligned(acc)).store_aligned(acc);
-          }
+        if (key0 == begin) {
+          simd::panel_matmul(s.probs, kPanelWidth, value_block_t, h.p, keys, acc_t + panel * h.p,
+                             kPanelWidth);
+        } else {
+          simd::panel_matmul_scaled_add(s.probs, kPanelWidth, value_block_t, h.p, keys,
+                                        acc_t + panel * h.p, kPanelWidth, s.ones);
         }
       }
     }
     for (size_t j = 0; j < keys; ++j) {
       const float* v_row = h.v + (key0 + j) * h.ld;
       double v_norm2 = 0.0;
-      for (size_t c = 0; c < h.p; ++c) {
-        v_norm2 += double{v_row[c]} * v_row[c];
-        s.sum_v[c] += v_row[c];
+      for (size_t col = 0; col < h.p; ++col) {
+        v_norm2 += double{v_row[col]} * v_row[col];
+        sum_v[col] += v_row[col];
       }
       double weight = 1.0;
       if (pilot) {
-        const float* acc = s.col_acc + j * kPanelWidth;
+        const float* col_acc = s.col_acc + j * kPanelWidth;
         const float b_norm2 =
-            xsimd::hadd(Batch::load_aligned(acc) + Batch::load_aligned(acc + kLanes));
+            xsimd::hadd(Batch::load_aligned(col_acc) + Batch::load_aligned(col_acc + kLanes));
         weight = std::sqrt(double{b_norm2}) * std::sqrt(v_norm2);
       }
       weight_sum += weight;
-      const auto index = static_cast<int64_t>(key0 + j);
-      if (all_weights) (*all_weights)[key0 + j] = weight;
-      if (!injected_columns) top.offer(index, weight, column_stream.uniform_double(key0 + j));
+      if (st.all_weights) (*st.all_weights)[key0 + j] = weight;
+      top.offer(static_cast<int64_t>(key0 + j), weight, column_stream.uniform_double(key0 + j));
     }
   }
+  st.chunk_top_count[c] = top.size();
+  st.chunk_weight_sum[c] = weight_sum;
+}
 
-  // The selected columns, ascending, with the importance weight of skein-nonorm.
+// Phase 3: the exact pilot rows, ΣV and Σw merged over the chunks in chunk
+// order, the column draw (the best candidates of all chunks), and the
+// selected keys and values packed.
+void select_columns(HeadState& st, SkeinVariant variant) {
+  const Head& h = st.h;
+  if (uses_pilot(variant)) {
+    for (size_t r = 0; r < st.d; ++r) {
+      for (size_t col = 0; col < h.p; ++col) {
+        float sum = 0.0f;
+        for (size_t c = 0; c < st.chunks; ++c) {
+          sum += st.chunk_acc[c * h.p * st.dpad + panel_major(h.p, r, col)];
+        }
+        st.pilot_rows[r * h.p + col] = sum;
+      }
+    }
+  }
+  std::fill_n(st.sum_v, h.p, 0.0);
+  st.weight_sum = 0.0;
+  TopK top(st.heap, st.d);
+  for (size_t c = 0; c < st.chunks; ++c) {
+    for (size_t col = 0; col < h.p; ++col) st.sum_v[col] += st.chunk_sum_v[c * h.p + col];
+    st.weight_sum += st.chunk_weight_sum[c];
+    for (size_t i = 0; i < st.chunk_top_count[c]; ++i) top.offer(st.chunk_top[c * st.dpad + i]);
+  }
   std::span<Candidate> chosen = top.finish();
   std::vector<Candidate> injected;
-  if (injected_columns) {
-    for (int64_t index : *injected_columns) {
-      injected.push_back({0.0, index, (*all_weights)[static_cast<size_t>(index)]});
+  if (st.injected_columns) {
+    for (int64_t index : *st.injected_columns) {
+      injected.push_back({0.0, index, (*st.all_weights)[static_cast<size_t>(index)]});
     }
     chosen = injected;
   }
-  if (drawn_columns) {
-    drawn_columns->clear();
-    for (const Candidate& c : chosen) drawn_columns->push_back(c.index);
+  if (st.drawn_columns) {
+    st.drawn_columns->clear();
+    for (const Candidate& c : chosen) st.drawn_columns->push_back(c.index);
   }
-  Selection sel;
-  sel.count = chosen.size();
-  sel.weight_sum = weight_sum;
+  st.selected = chosen.size();
   // sum_v becomes ΣV − Σ_{J'} v_j in place (it stays ΣV when nothing is selected).
-  double* rest = s.sum_v;
+  double* rest = st.sum_v;
   for (size_t j = 0; j < chosen.size(); ++j) {
     const auto index = static_cast<size_t>(chosen[j].index);
     const float* k_row = h.k + index * h.ld;
     const float* v_row = h.v + index * h.ld;
-    const float factor = variant == SkeinVariant::kNoNorm
-                             ? static_cast<float>(weight_sum / (static_cast<double>(chosen.size()) *
-                                                                chosen[j].weight))
-                             : 1.0f;
-    for (size_t c = 0; c < h.p; ++c) {
-      s.sel_keys[j * h.p + c] = k_row[c];
-      s.sel_values[j * h.p + c] = v_row[c] * factor;
-      rest[c] -= v_row[c];
+    const float factor =
+        variant == SkeinVariant::kNoNorm
+            ? static_cast<float>(st.weight_sum /
+                                 (static_cast<double>(chosen.size()) * chosen[j].weight))
+            : 1.0f;
+    for (size_t col = 0; col < h.p; ++col) {
+      st.sel_keys[j * h.p + col] = k_row[col];
+      st.sel_values[j * h.p + col] = v_row[col] * factor;
+      rest[col] -= v_row[col];
     }
   }
-  for (size_t c = 0; c < h.p; ++c) s.vrest[c] = static_cast<float>(rest[c]);
-  return sel;
+  for (size_t col = 0; col < h.p; ++col) st.vrest[col] = static_cast<float>(rest[col]);
 }
 
-// The sketched rows of every query, then the pilot rows replaced by their exact values.
-void sketch_rows(const Head& h, const Scratch& s, SkeinVariant variant, size_t d,
-                 const Selection& sel) {
-  const size_t dsel = sel.count;
+// Phase 4, one block of query rows: the sketched rows.
+void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVariant variant) {
+  const Head& h = st.h;
+  const size_t q0 = block * kQueryBlock;
+  const size_t rows = std::min(kQueryBlock, h.m - q0);
+  const size_t dsel = st.selected;
   if (dsel == 0) {  // no column has positive weight: every row is the mean of V
-    for (size_t i = 0; i < h.m; ++i) {
+    for (size_t i = q0; i < q0 + rows; ++i) {
       for (size_t c = 0; c < h.p; ++c) {
-        h.out[i * h.ld + c] = static_cast<float>(s.sum_v[c] / static_cast<double>(h.m));
+        h.out[i * h.ld + c] = static_cast<float>(st.sum_v[c] / static_cast<double>(h.m));
       }
     }
     return;
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(h.p));
   const auto stride = static_cast<ptrdiff_t>(h.p);
-  const simd::StridedMatrix sel_key_rows{s.sel_keys, stride, 1};
-  const simd::StridedMatrix sel_values_t{s.sel_values, 1, stride};
+  const simd::StridedMatrix sel_key_rows{st.sel_keys, stride, 1};
+  const simd::StridedMatrix sel_values_t{st.sel_values, 1, stride};
   const Batch unselected(static_cast<float>(h.m - dsel));
   const Batch inverse_dsel(1.0f / static_cast<float>(dsel));
   const bool nonorm = variant == SkeinVariant::kNoNorm;
   const bool simplenorm = variant == SkeinVariant::kSimpleNorm;
-  for (size_t q0 = 0; q0 < h.m; q0 += kQueryBlock) {
-    const size_t rows = std::min(kQueryBlock, h.m - q0);
-    const size_t padded = round_up(rows, kPanelWidth);
-    load_queries_t(
-        h, rows, padded, [q0](size_t i) { return q0 + i; }, scale, s.q_t, kQueryBlock);
-    if (nonorm) full_softmax_pass(h, s, s.q_t, kQueryBlock, padded, s.row_max, s.row_sum, nullptr);
-    for (size_t panel = 0; panel < padded; panel += kPanelWidth) {
-      std::fill_n(s.new_max, kPanelWidth, -std::numeric_limits<float>::infinity());
-      simd::panel_matmul_max(s.q_t + panel, kQueryBlock, sel_key_rows, dsel, h.p, s.probs,
-                             kPanelWidth, s.new_max);
-      for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-        const Batch max = Batch::load_aligned((nonorm ? s.row_max + panel : s.new_max) + half);
-        Batch t_sum(0.0f);
-        Batch e_sum(0.0f);
-        for (size_t j = 0; j < dsel; ++j) {
-          float* at = s.probs + j * kPanelWidth + half;
-          const Batch t = Batch::load_aligned(at);
-          t_sum += t;
-          const Batch e = simd::exp(t - max);
-          e.store_aligned(at);
-          e_sum += e;
-        }
-        Batch g(0.0f);
-        Batch denom = e_sum;
-        if (nonorm) {
-          denom = Batch::load_aligned(s.row_sum + panel + half);
-        } else if (!simplenorm) {
-          // mean_j t_ij <= max_j t_ij, so g <= 1: finite for any logits.
-          g = simd::exp(t_sum * inverse_dsel - max);
-          denom = xsimd::fma(unselected, g, e_sum);
-        }
-        g.store_aligned(s.gmean + half);
-        denom.store_aligned(s.denom + half);
+  const size_t padded = round_up(rows, kPanelWidth);
+  load_queries_t(
+      h, rows, padded, [q0](size_t i) { return q0 + i; }, scale, s.q_t);
+  if (nonorm) softmax_stats(h, s, s.q_t, padded, 0, h.m, s.row_max, s.row_sum);
+  for (size_t panel = 0; panel < padded; panel += kPanelWidth) {
+    std::fill_n(s.new_max, kPanelWidth, -std::numeric_limits<float>::infinity());
+    simd::panel_matmul_max(s.q_t + panel * h.p, kPanelWidth, sel_key_rows, dsel, h.p, s.probs,
+                           kPanelWidth, s.new_max);
+    for (size_t half = 0; half < kPanelWidth; half += kLanes) {
+      const Batch max = Batch::load_aligned((nonorm ? s.row_max + panel : s.new_max) + half);
+      Batch t_sum(0.0f);
+      Batch e_sum(0.0f);
+      for (size_t j = 0; j < dsel; ++j) {
+        float* at = s.probs + j * kPanelWidth + half;
+        const Batch t = Batch::load_aligned(at);
+        t_sum += t;
+        const Batch e = simd::exp(t - max);
+        e.store_aligned(at);
+        e_sum += e;
       }
-      float* out_panel = s.out_t + panel;
-      simd::panel_matmul(s.probs, kPanelWidth, sel_values_t, h.p, dsel, out_panel, kQueryBlock);
-      for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-        const Batch g = Batch::load_aligned(s.gmean + half);
-        const Batch inverse = Batch(1.0f) / Batch::load_aligned(s.denom + half);
-        for (size_t c = 0; c < h.p; ++c) {
-          float* at = out_panel + c * kQueryBlock + half;
-          (xsimd::fma(g, Batch(s.vrest[c]), Batch::load_aligned(at)) * inverse).store_aligned(at);
-        }
+      Batch g(0.0f);
+      Batch denom = e_sum;
+      if (nonorm) {
+        denom = Batch::load_aligned(s.row_sum + panel + half);
+      } else if (!simplenorm) {
+        // mean_j t_ij <= max_j t_ij, so g <= 1: finite for any logits.
+        g = simd::exp(t_sum * inverse_dsel - max);
+        denom = xsimd::fma(unselected, g, e_sum);
+      }
+      g.store_aligned(s.gmean + half);
+      denom.store_aligned(s.denom + half);
+    }
+    float* out_panel = s.out_t + panel * h.p;
+    simd::panel_matmul(s.probs, kPanelWidth, sel_values_t, h.p, dsel, out_panel, kPanelWidth);
+    for (size_t half = 0; half < kPanelWidth; half += kLanes) {
+      const Batch g = Batch::load_aligned(s.gmean + half);
+      const Batch inverse = Batch(1.0f) / Batch::load_aligned(s.denom + half);
+      for (size_t c = 0; c < h.p; ++c) {
+        float* at = out_panel + c * kPanelWidth + half;
+        (xsimd::fma(g, Batch(st.vrest[c]), Batch::load_aligned(at)) * inverse).store_aligned(at);
       }
     }
-    for (size_t i = 0; i < rows; ++i) {
-      float* out_row = h.out + (q0 + i) * h.ld;
-      for (size_t c = 0; c < h.p; ++c) out_row[c] = s.out_t[c * kQueryBlock + i];
-    }
   }
-  if (reuses_pilot(variant)) {
-    for (size_t r = 0; r < d; ++r) {
-      float* out_row = h.out + static_cast<size_t>(s.pilot[r]) * h.ld;
-      for (size_t c = 0; c < h.p; ++c) out_row[c] = s.pilot_rows[r * h.p + c];
-    }
+  for (size_t i = 0; i < rows; ++i) {
+    float* out_row = h.out + (q0 + i) * h.ld;
+    for (size_t c = 0; c < h.p; ++c) out_row[c] = s.out_t[panel_major(h.p, i, c)];
   }
+}
+
+// Phase 5: the pilot rows replaced by their exact values.
+void write_pilot_rows(const HeadState& st, SkeinVariant variant) {
+  if (!reuses_pilot(variant) || st.selected == 0) return;
+  for (size_t r = 0; r < st.d; ++r) {
+    float* out_row = st.h.out + static_cast<size_t>(st.pilot[r]) * st.h.ld;
+    for (size_t c = 0; c < st.h.p; ++c) out_row[c] = st.pilot_rows[r * st.h.p + c];
+  }
+}
+
+size_t query_blocks(const HeadState& st) {
+  return st.chunks == 0 ? 0 : (st.h.m + kQueryBlock - 1) / kQueryBlock;
 }
 
 size_t features_for(int64_t features, int64_t m) {
@@ -539,43 +609,64 @@ Head head_of(const AttentionProblem& problem, int64_t seq, int head) {
       problem.q + offset, problem.k + offset, problem.v + offset, problem.out + offset, ld, m, p};
 }
 
-// One (sequence, head); injected indices (tests) or drawn ones.
-void process_head(const AttentionProblem& problem, int64_t seq, int head, SkeinVariant variant,
-                  int64_t features, const Scratch& s, const SkeinIndices* injected,
-                  SkeinIndices* record) {
-  const Head h = head_of(problem, seq, head);
-  if (h.m == 0) return;
-  if (h.m == 1) {  // softmax over one key: the value itself
-    for (size_t c = 0; c < h.p; ++c) h.out[c] = h.v[c];
-    if (record) *record = {};
+// Phase 0: the head's sizes, its pilot rows (drawn, or injected by tests)
+// and their scaled queries. A head of one token is finished here (softmax
+// over one key is the value itself); an empty one has nothing to do.
+void setup_head(HeadState& st, const AttentionProblem& problem, int64_t seq, int head,
+                SkeinVariant variant, int64_t features, const std::vector<int64_t>* pilot) {
+  st.h = head_of(problem, seq, head);
+  st.seq = seq;
+  st.head = head;
+  st.chunks = 0;
+  st.selected = 0;
+  st.d = 0;
+  const Head& h = st.h;
+  if (h.m <= 1) {
+    for (size_t c = 0; c < h.p && h.m == 1; ++c) h.out[c] = h.v[c];
     return;
   }
-  const size_t d = features_for(features, static_cast<int64_t>(h.m));
-  const bool pilot = uses_pilot(variant);
-  size_t pilot_count = pilot ? d : 0;
-  if (injected && pilot) pilot_count = injected->pilot.size();
+  st.d = features_for(features, static_cast<int64_t>(h.m));
+  if (pilot && uses_pilot(variant)) st.d = pilot->size();
+  st.dpad = round_up(std::max<size_t>(st.d, 1), kPanelWidth);
+  st.chunks = chunk_count(h.m);
+  if (!uses_pilot(variant)) return;
   if (pilot) {
-    if (injected) {
-      std::copy(injected->pilot.begin(), injected->pilot.end(), s.pilot);
-    } else {
-      const PhiloxStream pilot_stream(problem.seed, problem.layer, seq, PhiloxStream::kSequenceTag);
-      for (size_t r = 0; r < d; ++r) {
-        s.pilot[r] = static_cast<int64_t>(pilot_stream.below(r, h.m));
-      }
-    }
+    std::copy(pilot->begin(), pilot->end(), st.pilot);
+  } else {
+    const PhiloxStream stream(problem.seed, problem.layer, seq, PhiloxStream::kSequenceTag);
+    for (size_t r = 0; r < st.d; ++r) st.pilot[r] = static_cast<int64_t>(stream.below(r, h.m));
   }
-  const PhiloxStream column_stream(problem.seed, problem.layer, seq, static_cast<uint32_t>(head));
-  std::vector<double> all_weights;
-  if (injected) all_weights.resize(h.m);
-  std::vector<int64_t> drawn;
-  const Selection sel = prepare(h, s, variant, pilot ? pilot_count : d, column_stream,
-                                injected ? &injected->columns : nullptr,
-                                injected ? &all_weights : nullptr, record ? &drawn : nullptr);
-  if (record) {
-    record->pilot.assign(s.pilot, s.pilot + pilot_count);
-    record->columns = drawn;
-  }
-  sketch_rows(h, s, variant, pilot_count, sel);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(h.p));
+  load_queries_t(
+      h, st.d, st.dpad, [&st](size_t r) { return static_cast<size_t>(st.pilot[r]); }, scale,
+      st.pilot_q_t);
+}
+
+PhiloxStream column_stream(const AttentionProblem& problem, const HeadState& st) {
+  return PhiloxStream(problem.seed, problem.layer, st.seq, static_cast<uint32_t>(st.head));
+}
+
+// Work items of a wave: (head state, chunk or query block), numbered across
+// the wave's heads in order.
+struct Item {
+  size_t state;
+  size_t index;
+};
+template <class Count>
+Item locate(std::span<HeadState> states, size_t item, Count count) {
+  size_t w = 0;
+  while (item >= count(states[w])) item -= count(states[w++]);
+  return {w, item};
+}
+template <class Count>
+size_t total(std::span<HeadState> states, Count count) {
+  size_t n = 0;
+  for (const HeadState& st : states) n += count(st);
+  return n;
+}
+
+size_t chunks_of(const HeadState& st) {
+  return st.chunks;
 }
 
 }  // namespace
@@ -609,12 +700,29 @@ std::string SkeinformerAttention::name() const {
 }
 
 namespace {
-size_t dpad_for(const AttentionShape& shape, int64_t features) {
-  return round_up(std::max<size_t>(1, features_for(features, shape.max_len)), kPanelWidth);
-}
-size_t max_len_of(const AttentionShape& shape) {
-  return static_cast<size_t>(shape.max_len);
-}
+
+// The workspace of run(): one Scratch per thread, then one HeadState per
+// (sequence, head) of a wave.
+struct Layout {
+  size_t p;
+  size_t dpad;
+  size_t chunk_capacity;
+  size_t wave;
+  size_t per_thread;
+  size_t per_state;
+
+  Layout(const AttentionShape& shape, int64_t features) {
+    p = static_cast<size_t>(shape.head_dim);
+    dpad = round_up(std::max<size_t>(1, features_for(features, shape.max_len)), kPanelWidth);
+    chunk_capacity = max_chunks(static_cast<size_t>(shape.max_len));
+    const auto tasks = static_cast<size_t>(shape.num_seqs) * static_cast<size_t>(shape.num_heads);
+    wave = std::clamp<size_t>(tasks, 1, kMaxWave);
+    per_thread = scratch_bytes(p, dpad);
+    per_state = head_state_bytes(p, dpad, chunk_capacity);
+  }
+  size_t bytes(size_t threads) const { return threads * per_thread + wave * per_state; }
+};
+
 }  // namespace
 
 size_t SkeinformerAttention::workspace_bytes(const AttentionShape& shape, int threads) const {
@@ -622,57 +730,129 @@ size_t SkeinformerAttention::workspace_bytes(const AttentionShape& shape, int th
   if (threads < 1) {
     throw Error(name() + " attention: threads must be >= 1, got " + std::to_string(threads));
   }
-  return static_cast<size_t>(threads) * scratch_bytes(static_cast<size_t>(shape.head_dim),
-                                                      dpad_for(shape, features_),
-                                                      max_len_of(shape));
+  return Layout(shape, features_).bytes(static_cast<size_t>(threads));
 }
 
 void SkeinformerAttention::run(const AttentionProblem& problem,
                                std::span<std::byte> workspace) const {
   check_problem(problem, name());
   const AttentionShape& shape = problem.shape;
-  const auto p = static_cast<size_t>(shape.head_dim);
-  const size_t dpad = dpad_for(shape, features_);
-  const size_t per_thread = scratch_bytes(p, dpad, max_len_of(shape));
+  const Layout layout(shape, features_);
   if (reinterpret_cast<uintptr_t>(workspace.data()) % kWorkspaceAlignment != 0 ||
-      workspace.size() < per_thread) {
+      workspace.size() < layout.bytes(1)) {
     throw Error(name() +
                 " attention: workspace must be 64-byte aligned and hold workspace_bytes() = " +
-                std::to_string(per_thread) + " bytes for one thread, got " +
+                std::to_string(layout.bytes(1)) + " bytes for one thread, got " +
                 std::to_string(workspace.size()));
   }
   const int threads = static_cast<int>(
-      std::min<size_t>(static_cast<size_t>(omp_get_max_threads()), workspace.size() / per_thread));
-  const int64_t num_tasks = shape.num_seqs * shape.num_heads;
-  std::byte* base = workspace.data();
+      std::min<size_t>(static_cast<size_t>(omp_get_max_threads()),
+                       (workspace.size() - layout.wave * layout.per_state) / layout.per_thread));
+  std::byte* state_base = workspace.data() + static_cast<size_t>(threads) * layout.per_thread;
+  std::vector<HeadState> states;
+  states.reserve(layout.wave);
+  for (size_t w = 0; w < layout.wave; ++w) {
+    Carver carver(state_base + w * layout.per_state);
+    states.emplace_back(carver, layout.p, layout.dpad, layout.chunk_capacity);
+  }
+  const auto num_tasks = static_cast<size_t>(shape.num_seqs * shape.num_heads);
   const SkeinVariant variant = variant_;
   const int64_t features = features_;
+  const bool pilot = uses_pilot(variant);
+  std::byte* scratch_base = workspace.data();
+  // Every thread walks the same waves and phases; each phase is a work-shared
+  // loop whose items write disjoint state, so the barriers between phases are
+  // the only synchronisation. Items never depend on which thread runs them.
 #pragma omp parallel num_threads(threads)
   {
-    const Scratch scratch = carve_scratch(
-        base + static_cast<size_t>(omp_get_thread_num()) * per_thread, p, dpad, max_len_of(shape));
-    // One task per (sequence, head), computed by one thread start to end:
-    // results do not depend on the thread count or schedule.
+    Carver carver(scratch_base + static_cast<size_t>(omp_get_thread_num()) * layout.per_thread);
+    const Scratch scratch(carver, layout.p, layout.dpad);
+    for (size_t first = 0; first < num_tasks; first += layout.wave) {
+      const std::span<HeadState> wave(states.data(), std::min(layout.wave, num_tasks - first));
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < num_tasks; ++task) {
-      const int64_t seq = task / shape.num_heads;
-      const auto head = static_cast<int>(task % shape.num_heads);
-      process_head(problem, seq, head, variant, features, scratch, nullptr, nullptr);
+      for (size_t w = 0; w < wave.size(); ++w) {
+        const size_t task = first + w;
+        setup_head(wave[w], problem, static_cast<int64_t>(task / shape.num_heads),
+                   static_cast<int>(task % shape.num_heads), variant, features, nullptr);
+      }
+      const size_t chunk_items = total(wave, chunks_of);
+      if (pilot) {
+#pragma omp for schedule(dynamic, 1)
+        for (size_t item = 0; item < chunk_items; ++item) {
+          const Item at = locate(wave, item, chunks_of);
+          pilot_stats_chunk(wave[at.state], at.index, scratch);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (size_t w = 0; w < wave.size(); ++w) merge_pilot_stats(wave[w]);
+      }
+#pragma omp for schedule(dynamic, 1)
+      for (size_t item = 0; item < chunk_items; ++item) {
+        const Item at = locate(wave, item, chunks_of);
+        HeadState& st = wave[at.state];
+        pilot_weights_chunk(st, at.index, scratch, variant, column_stream(problem, st));
+      }
+#pragma omp for schedule(dynamic, 1)
+      for (size_t w = 0; w < wave.size(); ++w) {
+        if (wave[w].chunks > 0) select_columns(wave[w], variant);
+      }
+      const size_t block_items = total(wave, query_blocks);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t item = 0; item < block_items; ++item) {
+        const Item at = locate(wave, item, query_blocks);
+        sketch_block(wave[at.state], at.index, scratch, variant);
+      }
+#pragma omp for schedule(dynamic, 1)
+      for (size_t w = 0; w < wave.size(); ++w) write_pilot_rows(wave[w], variant);
     }
   }
 }
 
 namespace {
-struct OwnedScratch {
-  std::vector<std::byte> bytes;
-  Scratch scratch;
-  OwnedScratch(size_t p, size_t dpad, size_t max_len)
-      : bytes(scratch_bytes(p, dpad, max_len) + kWorkspaceAlignment) {
-    auto at = reinterpret_cast<uintptr_t>(bytes.data());
-    const size_t skip = (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment;
-    scratch = carve_scratch(bytes.data() + skip, p, dpad, max_len);
+
+// One (sequence, head) through all phases on the calling thread, with
+// injected indices or recording the drawn ones (tests).
+void run_one_head(const AttentionProblem& problem, int64_t seq, int head, SkeinVariant variant,
+                  int64_t features, const SkeinIndices* injected, SkeinIndices* record) {
+  const int64_t m = problem.seq_offsets[static_cast<size_t>(seq) + 1] -
+                    problem.seq_offsets[static_cast<size_t>(seq)];
+  size_t cap = std::max<size_t>(1, features_for(features, m));
+  if (injected) cap = std::max({cap, injected->pilot.size(), injected->columns.size()});
+  cap = round_up(cap, kPanelWidth);
+  const auto p = static_cast<size_t>(problem.shape.head_dim);
+  const size_t chunk_capacity = max_chunks(static_cast<size_t>(std::max<int64_t>(m, 1)));
+  std::vector<std::byte> bytes(scratch_bytes(p, cap) + head_state_bytes(p, cap, chunk_capacity) +
+                               kWorkspaceAlignment);
+  const auto address = reinterpret_cast<uintptr_t>(bytes.data());
+  Carver carver(bytes.data() +
+                (kWorkspaceAlignment - address % kWorkspaceAlignment) % kWorkspaceAlignment);
+  const Scratch scratch(carver, p, cap);
+  HeadState st(carver, p, cap, chunk_capacity);
+  std::vector<double> all_weights;
+  std::vector<int64_t> drawn;
+  if (injected) {
+    all_weights.resize(static_cast<size_t>(m));
+    st.injected_columns = &injected->columns;
+    st.all_weights = &all_weights;
   }
-};
+  if (record) st.drawn_columns = &drawn;
+  setup_head(st, problem, seq, head, variant, features, injected ? &injected->pilot : nullptr);
+  if (st.chunks > 0) {
+    if (uses_pilot(variant)) {
+      for (size_t c = 0; c < st.chunks; ++c) pilot_stats_chunk(st, c, scratch);
+      merge_pilot_stats(st);
+    }
+    const PhiloxStream stream = column_stream(problem, st);
+    for (size_t c = 0; c < st.chunks; ++c) pilot_weights_chunk(st, c, scratch, variant, stream);
+    select_columns(st, variant);
+    for (size_t b = 0; b < query_blocks(st); ++b) sketch_block(st, b, scratch, variant);
+    write_pilot_rows(st, variant);
+  }
+  if (record) {
+    record->pilot.assign(st.pilot, st.pilot + (uses_pilot(variant) ? st.d : 0));
+    record->columns = drawn;
+  }
+}
+
 }  // namespace
 
 SkeinIndices SkeinformerAttention::draw_indices(const AttentionProblem& problem, int64_t seq,
@@ -684,20 +864,14 @@ SkeinIndices SkeinformerAttention::draw_indices(const AttentionProblem& problem,
                        problem.shape.head_dim;
   std::vector<float> out(count);
   copy.out = out.data();
-  OwnedScratch owned(static_cast<size_t>(problem.shape.head_dim),
-                     dpad_for(problem.shape, features_), max_len_of(problem.shape));
   SkeinIndices indices;
-  process_head(copy, seq, head, variant_, features_, owned.scratch, nullptr, &indices);
+  run_one_head(copy, seq, head, variant_, features_, nullptr, &indices);
   return indices;
 }
 
 void SkeinformerAttention::run_head_with_indices(const AttentionProblem& problem, int64_t seq,
                                                  int head, const SkeinIndices& indices) const {
   check_problem(problem, name());
-  const size_t cap = std::max(indices.pilot.size(), indices.columns.size());
-  const size_t dpad = round_up(std::max<size_t>(cap, 1), kPanelWidth);
-  OwnedScratch owned(static_cast<size_t>(problem.shape.head_dim),
-                     std::max(dpad, dpad_for(problem.shape, features_)), max_len_of(problem.shape));
   const int64_t m = problem.seq_offsets[static_cast<size_t>(seq) + 1] -
                     problem.seq_offsets[static_cast<size_t>(seq)];
   for (int64_t c : indices.columns) {
@@ -706,7 +880,7 @@ void SkeinformerAttention::run_head_with_indices(const AttentionProblem& problem
   for (int64_t r : indices.pilot) {
     if (r < 0 || r >= m) throw Error("run_head_with_indices: pilot index out of range");
   }
-  process_head(problem, seq, head, variant_, features_, owned.scratch, &indices, nullptr);
+  run_one_head(problem, seq, head, variant_, features_, &indices, nullptr);
 }
 
 double skeinformer_flops(std::span<const int64_t> seq_offsets, int num_heads, int head_dim,
@@ -734,13 +908,7 @@ std::vector<int64_t> sample_columns(std::span<const double> weights, size_t coun
 
 double SkeinformerAttention::flops(std::span<const int64_t> seq_offsets, int num_heads,
                                    int head_dim) const {
-  double total = 0;
-  for (size_t s = 0; s + 1 < seq_offsets.size(); ++s) {
-    int64_t m = seq_offsets[s + 1] - seq_offsets[s];
-    int64_t d = std::min(features_, m - 1);
-    if (d > 0) total += 8.0 * static_cast<double>(m) * static_cast<double>(d) * head_dim;
-  }
-  return total * num_heads;
+  return skeinformer_flops(seq_offsets, num_heads, head_dim, features_);
 }
 
 }  // namespace skein

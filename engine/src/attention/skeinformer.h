@@ -17,13 +17,21 @@
 // sequence, head)) among the keys with w_i > 0, which is successive sampling
 // without replacement with probability ∝ w.
 //
-// One task = one (sequence, head), run by one thread from start to end, so the
-// output is bit-identical for any thread count. The pilot block B_J takes two
-// passes over the keys: an online softmax (row max/sum and the exact pilot
-// rows B_J·V), then the column norms of B_J. Pass 1 keeps its probabilities
-// for pass 2 in up to 32 MiB per thread (all of them for d = 256 up to
-// n = 32K); key blocks beyond that are recomputed (scores and exponentials
-// again), so the workspace stays O(d·p + 32 MiB) per thread at any n.
+// Work is split below the (sequence, head) level so that one long sequence
+// keeps every thread busy: the pilot passes run over fixed chunks of keys, the
+// sketched rows over blocks of 256 queries. Phases, per wave of heads:
+//   1  pilot scores over each chunk -> the chunk's row max and row sum
+//   -  chunks merged in order -> the pilot rows' max and sum
+//   2  pilot scores again -> B_J exactly, its part of B_J·V, the column
+//      weights, ΣV and the chunk's best column candidates
+//   3  chunks merged in order -> exact pilot rows, the column draw, packing
+//   4  sketched rows, one query block per item
+//   5  pilot rows replaced by their exact values
+// The pilot block B_J is streamed twice (scores recomputed in phase 2) rather
+// than stored: no buffer of d × n floats, and the workspace is O(d·p) per
+// thread plus O(d·p) per chunk of a head at any n. Chunk boundaries depend
+// on n only and merges follow chunk order, so the output is bit-identical for
+// any thread count.
 #pragma once
 
 #include <cstdint>
