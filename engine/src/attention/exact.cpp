@@ -50,8 +50,8 @@ size_t float_bytes(size_t count) {
 // transposed (one row per feature, one column per query) because the kernels
 // vectorise across queries: running max/sum and rescaling are then lane-wise.
 struct Scratch {
-  float* queries_t;  // [head_dim][kQueryBlock]: the block's queries, scaled by 1/√p, zero-padded
-  float* out_t;      // [head_dim][kQueryBlock]: unnormalised output accumulator
+  float* queries_t;  // panel-major [head_dim × kQueryBlock]: the block's queries, scaled by 1/√p
+  float* out_t;      // panel-major [head_dim × kQueryBlock]: unnormalised output accumulator
   float* keys;       // [kKeyBlock][head_dim]: the current key block
   float* values;     // [kKeyBlock][head_dim]: the current value block
   float* probs;      // [kKeyBlock][kPanelWidth]: one panel's scores, then e^(score - max)
@@ -158,6 +158,14 @@ void copy_rows(const float* from, size_t ld, size_t rows, size_t head_dim, float
   }
 }
 
+// queries_t and out_t are panel-major: the head_dim × kPanelWidth panel of
+// queries [panel, panel + kPanelWidth) starts at panel · head_dim, its rows
+// kPanelWidth floats apart. (With one row per feature across the whole block,
+// rows 1 KiB apart, a panel's rows share 4 of the 64 L1 sets and evict each other.)
+size_t panel_major(size_t head_dim, size_t i, size_t d) {
+  return (i / kPanelWidth) * head_dim * kPanelWidth + d * kPanelWidth + i % kPanelWidth;
+}
+
 struct QueryBlock {
   int64_t seq_begin;  // first row of the sequence
   int64_t seq_len;
@@ -178,7 +186,7 @@ void attend(const AttentionProblem& problem, const QueryBlock& block, const Scra
       problem.q + static_cast<size_t>(block.seq_begin + block.first_query) * ld + column;
   for (size_t i = 0; i < padded; ++i) {
     for (size_t d = 0; d < head_dim; ++d) {
-      s.queries_t[d * kQueryBlock + i] = i < queries ? q_rows[i * ld + d] * scale : 0.0f;
+      s.queries_t[panel_major(head_dim, i, d)] = i < queries ? q_rows[i * ld + d] * scale : 0.0f;
     }
   }
   std::fill_n(s.row_max, padded, -std::numeric_limits<float>::infinity());
@@ -198,16 +206,16 @@ void attend(const AttentionProblem& problem, const QueryBlock& block, const Scra
     copy_rows(v_seq + key0 * ld, ld, keys, head_dim, s.values);
     for (size_t panel = 0; panel < padded; panel += kPanelWidth) {
       std::copy_n(s.row_max + panel, kPanelWidth, s.new_max);
-      simd::panel_matmul_max(s.queries_t + panel, kQueryBlock, key_block, keys, head_dim, s.probs,
-                             kPanelWidth, s.new_max);
+      simd::panel_matmul_max(s.queries_t + panel * head_dim, kPanelWidth, key_block, keys, head_dim,
+                             s.probs, kPanelWidth, s.new_max);
       update_softmax(s.probs, keys, s.new_max, s.row_max + panel, s.row_sum + panel, s.rescale);
-      float* out_panel = s.out_t + panel;
+      float* out_panel = s.out_t + panel * head_dim;
       if (key0 == 0) {
         simd::panel_matmul(s.probs, kPanelWidth, value_block_t, head_dim, keys, out_panel,
-                           kQueryBlock);
+                           kPanelWidth);
       } else {
         simd::panel_matmul_scaled_add(s.probs, kPanelWidth, value_block_t, head_dim, keys,
-                                      out_panel, kQueryBlock, s.rescale);
+                                      out_panel, kPanelWidth, s.rescale);
       }
     }
   }
@@ -217,7 +225,7 @@ void attend(const AttentionProblem& problem, const QueryBlock& block, const Scra
   for (size_t i = 0; i < queries; ++i) {
     const float inverse_sum = 1.0f / s.row_sum[i];
     for (size_t d = 0; d < head_dim; ++d) {
-      out_rows[i * ld + d] = s.out_t[d * kQueryBlock + i] * inverse_sum;
+      out_rows[i * ld + d] = s.out_t[panel_major(head_dim, i, d)] * inverse_sum;
     }
   }
 }
