@@ -476,7 +476,8 @@ void select_columns(HeadState& st, SkeinVariant variant) {
   for (size_t col = 0; col < h.p; ++col) st.vrest[col] = static_cast<float>(rest[col]);
 }
 
-// Phase 4, one block of query rows: the sketched rows.
+// Phase 4, one block of query rows: the sketched rows, then the block's pilot
+// rows replaced by their exact values.
 void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVariant variant) {
   const Head& h = st.h;
   const size_t q0 = block * kQueryBlock;
@@ -545,14 +546,12 @@ void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVari
     float* out_row = h.out + (q0 + i) * h.ld;
     for (size_t c = 0; c < h.p; ++c) out_row[c] = s.out_t[panel_major(h.p, i, c)];
   }
-}
-
-// Phase 5: the pilot rows replaced by their exact values.
-void write_pilot_rows(const HeadState& st, SkeinVariant variant) {
-  if (!reuses_pilot(variant) || st.selected == 0) return;
+  // The block's pilot rows replaced by their exact values.
+  if (!reuses_pilot(variant)) return;
   for (size_t r = 0; r < st.d; ++r) {
-    float* out_row = st.h.out + static_cast<size_t>(st.pilot[r]) * st.h.ld;
-    for (size_t c = 0; c < st.h.p; ++c) out_row[c] = st.pilot_rows[r * st.h.p + c];
+    const auto row = static_cast<size_t>(st.pilot[r]);
+    if (row < q0 || row >= q0 + rows) continue;
+    for (size_t c = 0; c < h.p; ++c) h.out[row * h.ld + c] = st.pilot_rows[r * h.p + c];
   }
 }
 
@@ -801,8 +800,6 @@ void SkeinformerAttention::run(const AttentionProblem& problem,
         const Item at = locate(wave, item, query_blocks);
         sketch_block(wave[at.state], at.index, scratch, variant);
       }
-#pragma omp for schedule(dynamic, 1)
-      for (size_t w = 0; w < wave.size(); ++w) write_pilot_rows(wave[w], variant);
     }
   }
 }
@@ -845,7 +842,6 @@ void run_one_head(const AttentionProblem& problem, int64_t seq, int head, SkeinV
     for (size_t c = 0; c < st.chunks; ++c) pilot_weights_chunk(st, c, scratch, variant, stream);
     select_columns(st, variant);
     for (size_t b = 0; b < query_blocks(st); ++b) sketch_block(st, b, scratch, variant);
-    write_pilot_rows(st, variant);
   }
   if (record) {
     record->pilot.assign(st.pilot, st.pilot + (uses_pilot(variant) ? st.d : 0));

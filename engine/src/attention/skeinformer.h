@@ -25,8 +25,8 @@
 //   2  pilot scores again -> B_J exactly, its part of B_J·V, the column
 //      weights, ΣV and the chunk's best column candidates
 //   3  chunks merged in order -> exact pilot rows, the column draw, packing
-//   4  sketched rows, one query block per item
-//   5  pilot rows replaced by their exact values
+//   4  sketched rows, one query block per item; the block's pilot rows
+//      replaced by their exact values
 // The pilot block B_J is streamed twice (scores recomputed in phase 2) rather
 // than stored: no buffer of d × n floats, and the workspace is O(d·p) per
 // thread plus O(d·p) per chunk of a head at any n. Chunk boundaries depend
