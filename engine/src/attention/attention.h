@@ -27,6 +27,9 @@ struct AttentionShape {
   int64_t max_len = 0;       // longest sequence
   int num_heads = 0;
   int head_dim = 0;
+  // Rows k of the model's learned sequence projection (linformer's E), 0 when
+  // the model has none.
+  int64_t projection_rows = 0;
 };
 
 /// One multi-head attention call over a packed batch. q, k, v and out are
@@ -44,6 +47,11 @@ struct AttentionProblem {
   // from these, so results do not depend on thread count or schedule.
   uint64_t seed = 0;
   int64_t layer = 0;  // ordinal of this attention node in the graph
+  // The model's learned sequence projection of this node, [num_heads,
+  // shape.projection_rows, projection_len] row-major (linformer's E); null
+  // when the model has none.
+  const float* projection = nullptr;
+  int64_t projection_len = 0;
 };
 
 class AttentionMethod {

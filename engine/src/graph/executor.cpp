@@ -47,6 +47,10 @@ class NodeRunner {
         p.shape = attention_shape(node, in_.seq_offsets);
         p.seed = in_.seed;
         p.layer = attention_ordinal_++;
+        if (!node.weights.empty()) {  // the optional sequence projection "E"
+          p.projection = node.weights[0].data;
+          p.projection_len = node.weights[0].shape[2];
+        }
         auto ws = std::span<std::byte>(arena_ + plan_.workspace_offset[index],
                                        static_cast<size_t>(plan_.workspace_bytes[index]));
         attention_.run(p, ws);
@@ -114,6 +118,7 @@ AttentionShape attention_shape(const Node& node, std::span<const int64_t> seq_of
   }
   s.num_heads = node.num_heads;
   s.head_dim = node.head_dim;
+  if (!node.weights.empty()) s.projection_rows = node.weights[0].shape[1];
   return s;
 }
 

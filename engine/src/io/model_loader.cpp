@@ -218,8 +218,16 @@ class GraphBuilder {
     Context wctx = ctx.field("weights");
     if (!w.is_object()) wctx.fail("expected an object");
     std::set<std::string> roles(schema.weight_roles.begin(), schema.weight_roles.end());
+    // Attention may carry the model's learned sequence projection (Linformer's E).
+    const std::vector<std::string> optional =
+        schema.op == OpKind::Attention ? std::vector<std::string>{"E"} : std::vector<std::string>{};
+    roles.insert(optional.begin(), optional.end());
     check_keys(w, roles, wctx);
-    for (const std::string& role : schema.weight_roles) {
+    std::vector<std::string> present = schema.weight_roles;
+    for (const std::string& role : optional) {
+      if (w.contains(role)) present.push_back(role);
+    }
+    for (const std::string& role : present) {
       std::string tname = read_string(w, role, wctx);
       const TensorInfo* info = weights_.find(tname);
       if (!info) {
@@ -298,6 +306,16 @@ class GraphBuilder {
         node.num_heads = static_cast<int>(attr_int(attrs, "num_heads", ctx, 1, 4096));
         node.head_dim = static_cast<int>(attr_int(attrs, "head_dim", ctx, 1, 65536));
         int64_t width = int64_t{node.num_heads} * node.head_dim;
+        if (!node.weights.empty()) {  // E: [num_heads, k, max_seq_len]
+          const WeightRef& e = node.weights[0];
+          if (e.shape.size() != 3 || e.shape[0] != node.num_heads || e.shape[1] < 1 ||
+              e.shape[2] != cfg_.max_seq_len) {
+            ctx.field("weights").field("E").fail(
+                "tensor '" + e.name + "' has shape " + shape_text(e.shape) + ", expected [" +
+                std::to_string(node.num_heads) + ", k, " + std::to_string(cfg_.max_seq_len) +
+                "] (num_heads, k >= 1, max_seq_len)");
+          }
+        }
         for (size_t i = 0; i < 3; ++i) {
           const TensorDesc& t = input(node, i);
           if (t.rows != RowKind::Tokens || t.width != width) {
