@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `skein attention`: exact attention against a numpy softmax reference (plain
-# and padded batches), --json fields, thread-count determinism, and the exit
-# code and one-line message of every bad input.  usage: attention_cli_test.sh SKEIN_BINARY
+# and padded batches), --json fields, thread-count determinism, linformer with
+# a given E, the baselines through classify and profile, and the exit code and
+# one-line message of every bad input.  usage: attention_cli_test.sh SKEIN_BINARY
 set -u
 skein=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -152,6 +153,53 @@ for b, m in enumerate(inp["mask"].sum(axis=1)):
 EOF2
   echo "ok   method $m"
 done
+
+# Linformer with a given projection E [heads, k, n]: only the first m columns
+# of E project a row of m real tokens; against numpy.
+"$py" - "$work" <<'EOF' || fail "linformer_e: could not write the input"
+import sys
+import numpy as np
+import safetensors_io as st
+work = sys.argv[1]
+rng = np.random.default_rng(3)
+inp = st.read(f"{work}/padded_i64.safetensors")
+inp["E"] = (rng.standard_normal((2, 12, 40)) * 0.2).astype(np.float32)
+st.write(f"{work}/linformer_e.safetensors", inp)
+EOF
+if "$skein" attention --method linformer --qkv "$work/linformer_e.safetensors" \
+  --out "$work/lin.safetensors" 2>"$work/err"; then
+  "$py" - "$work/linformer_e.safetensors" "$work/lin.safetensors" <<'EOF' && echo "ok   linformer_e" ||
+import sys
+import numpy as np
+import safetensors_io as st
+inp, got = st.read(sys.argv[1]), st.read(sys.argv[2])["out"]
+for b, m in enumerate(inp["mask"].sum(axis=1)):
+    for h in range(inp["q"].shape[1]):
+        q, k, v = (inp[x][b, h, :m].astype(np.float64) for x in "qkv")
+        e = inp["E"][h, :, :m].astype(np.float64)
+        s = q @ (e @ k).T / np.sqrt(q.shape[1])
+        a = np.exp(s - s.max(axis=1, keepdims=True))
+        want = (a / a.sum(axis=1, keepdims=True)) @ (e @ v)
+        assert np.abs(got[b, h, :m] - want).max() <= 1e-5 * np.abs(want).max(), (b, h)
+EOF
+    fail "linformer_e: differs from numpy"
+else
+  fail "linformer_e: $(cat "$work/err")"
+fi
+"$skein" attention --method linformer --qkv "$work/plain.safetensors" --out "$work/x" 2>"$work/err"
+grep -q "JL projection" "$work/err" || fail "linformer without E: no note that the projection is random"
+
+# The baselines through the model paths: classify a batch of two files of
+# different lengths (padding) with each, and profile them all.
+model="$here/../../models/default"
+printf 'a short text' >"$work/short.txt"
+for m in nystrom performer bigbird informer informer-mask linformer; do
+  expect "classify_$m" 0 "" -- "$skein" classify --model "$model" --attention "$m" --seed 3 \
+    "$work/short.txt" "$model/examples/prose_river.txt"
+done
+expect profile_baselines 0 "" -- "$skein" profile --synthetic "dim=16,hidden=32,heads=2,layers=2" \
+  --attention nystrom,performer,bigbird,informer,informer-mask,linformer --seq-len 300 --repeat 1 --csv
+[ "$(grep -c '^300,' "$work/out")" -ge 6 ] || fail "profile_baselines: missing rows"
 
 o="$work/o.safetensors"
 p="$work/plain.safetensors"

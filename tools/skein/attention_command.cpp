@@ -168,7 +168,8 @@ int attention_command(int argc, char** argv) {
                                  cxxopts::value<uint64_t>()->default_value("0"))(
       "qkv",
       "input safetensors: q, k, v f32 [batch, heads, n, p], optional mask [batch, n] "
-      "(int32/int64/f32, nonzero = real token, padding after the real tokens)",
+      "(int32/int64/f32, nonzero = real token, padding after the real tokens), optional E f32 "
+      "[heads, k, n] (linformer's projection)",
       cxxopts::value<std::string>())(
       "out", "output safetensors: out f32 [batch, heads, n, p], padding rows zero",
       cxxopts::value<std::string>())("repeat", "time R runs of the kernel after one warm-up run",
@@ -220,6 +221,27 @@ int attention_command(int argc, char** argv) {
   shape.num_heads = static_cast<int>(in.heads);
   shape.head_dim = static_cast<int>(in.p);
 
+  // Optional learned sequence projection (Linformer's E) [heads, k, n].
+  const TensorInfo* projection = file.find("E");
+  if (projection) {
+    const std::string where = file.path() + ": tensor 'E'";
+    if (projection->dtype != Dtype::F32) {
+      throw Error(where + " has dtype " + std::string(dtype_name(projection->dtype)) +
+                  ", expected F32");
+    }
+    if (projection->shape.size() != 3 || projection->shape[0] != in.heads ||
+        projection->shape[1] < 1 || projection->shape[2] != in.n) {
+      throw Error(where + " has shape " + shape_text(projection->shape) +
+                  ", expected [heads, k, n] = [" + std::to_string(in.heads) + ", k, " +
+                  std::to_string(in.n) + "]");
+    }
+    shape.projection_rows = projection->shape[1];
+  } else if (spec["method"] == "linformer") {
+    std::fprintf(stderr,
+                 "skein attention: no tensor 'E' in the input: linformer uses a random Gaussian "
+                 "JL projection (std 1/sqrt(k)) drawn from --seed, not a learned one\n");
+  }
+
   const size_t packed = static_cast<size_t>(shape.total_tokens * in.heads * in.p);
   std::vector<float> q(packed), k(packed), v(packed), out(packed);
   pack(in, in.q, offsets, q.data());
@@ -241,6 +263,10 @@ int attention_command(int argc, char** argv) {
   problem.shape = shape;
   problem.seed = args["seed"].as<uint64_t>();
   problem.layer = 0;
+  if (projection) {
+    problem.projection = reinterpret_cast<const float*>(projection->data);
+    problem.projection_len = projection->shape[2];
+  }
 
   std::vector<double> ms;
   if (timed) method->run(problem, ws);  // warm-up
