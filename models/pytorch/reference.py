@@ -11,11 +11,13 @@ head Linear -> ReLU -> Linear. The dual-tower variant (LRA retrieval) encodes
 two sequences with the same encoder and classifies
 [X0, X1, X0 * X1, X0 - X1].
 
-Only softmax attention is implemented: this is what skein's exact attention
-must reproduce. The config is the LRA code's dictionary; the keys read here are
-vocab_size, embedding_dim (== transformer_dim), transformer_dim,
-transformer_hidden_dim, head_dim, num_head, num_layers, max_seq_len,
-pooling_mode ("MEAN" or "CLS"), num_classes, attn_type ("softmax"), and
+Attention: softmax (what skein's exact attention must reproduce) and
+Linformer (attn_type "linformer" or "linformer-K", with linformer_k: a learned
+E [num_head, linformer_k, max_seq_len] per layer, `mha.attn.E`, applied to the
+masked K and V as in the LRA code). The config is the LRA code's dictionary;
+the keys read here are vocab_size, embedding_dim (== transformer_dim),
+transformer_dim, transformer_hidden_dim, head_dim, num_head, num_layers,
+max_seq_len, pooling_mode ("MEAN" or "CLS"), num_classes, attn_type, and
 optionally dropout_prob / attention_dropout (training only; 0 when absent) and
 tied_weights (must be false).
 
@@ -23,6 +25,7 @@ Inputs: ids [batch, n] integer token ids, mask [batch, n] with 1 for real tokens
 and 0 for padding. forward() returns (logits, pooled); call .eval() first.
 """
 import math
+import re
 
 import torch
 from torch import nn
@@ -62,14 +65,34 @@ class SoftmaxAttention(nn.Module):
         return torch.matmul(self.drop_attn(torch.softmax(dot, dim=-1)), V)
 
 
+class LinformerAttention(nn.Module):
+    """softmax(Q (E K)^T / sqrt(p)) (E V) with padded rows of K and V zeroed, so a row of m
+    real tokens uses the first m columns of E."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.head_dim = config["head_dim"]
+        self.E = nn.Parameter(torch.empty(config["num_head"], config["linformer_k"], config["max_seq_len"]))
+        nn.init.normal_(self.E, std=0.02)
+
+    def forward(self, Q, K, V, mask):
+        n = Q.size(2)
+        E = self.E[:, :, :n]
+        K = torch.matmul(E, K * mask[:, None, :, None])
+        V = torch.matmul(E, V * mask[:, None, :, None])
+        dot = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(self.head_dim)
+        return torch.matmul(torch.softmax(dot, dim=-1), V)
+
+
 class Attention(nn.Module):
     """Multi-head attention: W_q, W_k, W_v project dim -> num_head * head_dim, ff projects back."""
 
     def __init__(self, config):
         super().__init__()
-        if config["attn_type"] != "softmax":
+        linformer = re.fullmatch(r"linformer(-\d+)?", config["attn_type"]) is not None
+        if config["attn_type"] != "softmax" and not linformer:
             raise ValueError(f"config: attn_type {config['attn_type']!r}: the reference model "
-                             f"implements 'softmax' only")
+                             f"implements 'softmax' and 'linformer' only")
         dim = config["transformer_dim"]
         self.num_head = config["num_head"]
         self.head_dim = config["head_dim"]
@@ -77,7 +100,7 @@ class Attention(nn.Module):
         self.W_q = nn.Linear(dim, inner)
         self.W_k = nn.Linear(dim, inner)
         self.W_v = nn.Linear(dim, inner)
-        self.attn = SoftmaxAttention(config)
+        self.attn = LinformerAttention(config) if linformer else SoftmaxAttention(config)
         self.ff = nn.Linear(inner, dim)
 
     def forward(self, X, mask):

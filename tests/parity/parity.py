@@ -68,6 +68,9 @@ CASES = [
               full=[1, 7, 512, 1024], padded=[7, 512]),
     ModelCase("ckpt", lra_config(vocab_size=512, max_seq_len=2048, num_classes=3, mixed_precision=True),
               full=[1, 7, 2048], padded=[512], via_cli=True, ids_dtype=np.int64),
+    # Linformer: the learned E of every layer goes through export.py and the loader.
+    ModelCase("linformer", lra_config(attn_type="linformer", linformer_k=32, max_seq_len=1024),
+              full=[1, 7, 1024], padded=[7, 512]),
     ModelCase("dual", lra_config(transformer_dim=32, transformer_hidden_dim=64, num_head=2, head_dim=16,
                                  vocab_size=300, max_seq_len=1024),
               full=[1, 7, 512], padded=[7, 512], dual=True),
