@@ -18,13 +18,14 @@ namespace {
 struct Scratch {
   float* sparsity;  // [max_len] M_i
   int64_t* order;   // [max_len] query indices, the active ones first
+  int64_t* picks;   // [2][max_len] sampled positions of the current and the next query
   double* sum_v;    // [p]
   attn::BlockScratch block;
 };
 
 size_t scratch_bytes(size_t max_len, size_t p) {
   return aligned_size(std::max<size_t>(max_len, 1) * sizeof(float)) +
-         aligned_size(std::max<size_t>(max_len, 1) * sizeof(int64_t)) +
+         3 * aligned_size(std::max<size_t>(max_len, 1) * sizeof(int64_t)) +
          aligned_size(p * sizeof(double)) + attn::block_scratch_bytes(p);
 }
 
@@ -33,6 +34,7 @@ Scratch carve(std::byte* base, size_t max_len, size_t p) {
   Scratch s;
   s.sparsity = c.floats(std::max<size_t>(max_len, 1));
   s.order = c.ints(std::max<size_t>(max_len, 1));
+  s.picks = c.ints(2 * std::max<size_t>(max_len, 1));
   s.sum_v = c.doubles(p);
   s.block = attn::carve_block_scratch(c.base(), p);
   return s;
@@ -42,20 +44,40 @@ uint64_t position(uint32_t word, uint64_t length) {
   return (uint64_t{word} * length) >> 32;
 }
 
-// Sparsity of every query from `sample(i, t)` positions in [0, L).
+// Sparsity of every query from `sample(i, t)` positions in [0, L). The
+// sampled keys are random rows of K: the next query's positions are drawn and
+// their rows prefetched while the current query's scores are computed.
+// Rows of K into L2 (a query's ~250 sampled rows would overflow L1).
+void prefetch_row(const attn::HeadView& h, size_t j) {
+  const float* row = h.k + j * h.ld;
+  for (size_t c = 0; c < h.p; c += 16) __builtin_prefetch(row + c, 0, 1);
+}
+
 template <class Sample>
-void sparsity(const attn::HeadView& h, size_t samples, float scale, Sample sample, float* out) {
+void sparsity(const attn::HeadView& h, size_t samples, float scale, Sample sample,
+              const Scratch& s) {
+  int64_t* current = s.picks;
+  int64_t* next = s.picks + samples;
+  const auto draw = [&](size_t i, int64_t* to) {
+    for (size_t t = 0; t < samples; ++t) {
+      to[t] = sample(i, t);
+      if (static_cast<size_t>(to[t]) < h.m) prefetch_row(h, static_cast<size_t>(to[t]));
+    }
+  };
+  draw(0, current);
   for (size_t i = 0; i < h.m; ++i) {
+    if (i + 1 < h.m) draw(i + 1, next);
     const float* q = h.q + i * h.ld;
     float max = -std::numeric_limits<float>::infinity();
     float sum = 0.0f;
     for (size_t t = 0; t < samples; ++t) {
-      const auto j = static_cast<size_t>(sample(i, t));
+      const auto j = static_cast<size_t>(current[t]);
       const float score = j < h.m ? simd::dot(q, h.k + j * h.ld, h.p) * scale : 0.0f;
       max = std::max(max, score);
       sum += score;
     }
-    out[i] = max - sum / static_cast<float>(samples);
+    s.sparsity[i] = max - sum / static_cast<float>(samples);
+    std::swap(current, next);
   }
 }
 
@@ -91,8 +113,10 @@ void process_drawn(const AttentionProblem& problem, int64_t seq, int head,
   const float scale = 1.0f / std::sqrt(static_cast<float>(h.p));
   sparsity(
       h, n.samples, scale,
-      [&](size_t i, size_t t) { return position(words.word(i * n.samples + t), n.length); },
-      s.sparsity);
+      [&](size_t i, size_t t) {
+        return static_cast<int64_t>(position(words.word(i * n.samples + t), n.length));
+      },
+      s);
   finish(h, n, s);
 }
 
@@ -173,8 +197,7 @@ void InformerAttention::run_head_with_samples(const AttentionProblem& problem, i
             max_len, p);
   const float scale = 1.0f / std::sqrt(static_cast<float>(p));
   sparsity(
-      h, n.samples, scale, [&](size_t i, size_t t) { return samples[i * n.samples + t]; },
-      s.sparsity);
+      h, n.samples, scale, [&](size_t i, size_t t) { return samples[i * n.samples + t]; }, s);
   finish(h, n, s);
 }
 
