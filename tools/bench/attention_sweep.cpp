@@ -425,8 +425,8 @@ int main(int argc, char** argv) {
   if (o.methods.empty()) {
     try {
       skein::make_attention({{"method", "skeinformer"}});
-      o.methods = {"skeinformer", "nystrom", "performer", "bigbird", "informer",
-                   "informer-mask", "linformer", "vmean", "exact"};
+      o.methods = {"skeinformer",   "nystrom",   "performer", "bigbird", "informer",
+                   "informer-mask", "linformer", "vmean",     "exact"};
     } catch (const std::exception&) {
       o.methods = {"exact"};
     }
