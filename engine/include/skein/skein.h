@@ -3,6 +3,7 @@
 #pragma once
 
 #include "skein/error.h"
+#include "skein/export.h"
 #include "skein/model.h"
 #include "skein/profile.h"
 #include "skein/session.h"
@@ -11,6 +12,6 @@
 namespace skein {
 
 /// The library version, "major.minor.patch".
-const char* version();
+SKEIN_API const char* version();
 
 }  // namespace skein
