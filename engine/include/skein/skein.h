@@ -2,6 +2,7 @@
 // read logits, pooled representations and the per-layer profile.
 #pragma once
 
+#include "skein/attention.h"
 #include "skein/error.h"
 #include "skein/export.h"
 #include "skein/model.h"
