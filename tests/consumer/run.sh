@@ -2,8 +2,9 @@
 # Installs the build in BUILD_DIR into a temporary prefix and builds and runs
 # tests/consumer against it three ways: find_package(skein) with skein::skein
 # (shared) and skein::skein_static, and a one-line pkg-config build. All three
-# must print the same version and logits. Also checks the installed files, the
-# CLI, the shared library's exported symbols and the Python module.
+# must print the same version and logits. The README's C example is built
+# with pkg-config as C. Also checks the installed files, the CLI, the shared
+# library's exported symbols and the Python module.
 # Usage: run.sh SOURCE_DIR BUILD_DIR MODEL_DIR
 set -euo pipefail
 src=$1 build=$2 model=$3
@@ -42,6 +43,11 @@ static_out=$("$tmp/build/consumer_static" "$model")
 PKG_CONFIG_PATH=$libdir/pkgconfig c++ -std=c++20 "$src/tests/consumer/consumer.cpp" -o "$tmp/consumer_pc" \
   $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs skein)
 pc_out=$(LD_LIBRARY_PATH=$libdir "$tmp/consumer_pc" "$model")
+# The README's C example, built as C the same way and run next to models/default.
+PKG_CONFIG_PATH=$libdir/pkgconfig cc -std=c11 "$src/tests/examples/readme_example.c" -o "$tmp/c_example" \
+  $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs skein)
+c_out=$(cd "$src" && LD_LIBRARY_PATH=$libdir "$tmp/c_example")
+grep -q '^label ' <<<"$c_out" || fail "the C example (pkg-config) printed no label: $c_out"
 
 echo "$shared_out"
 [ "$(head -1 <<<"$shared_out")" = "$version" ] || fail "consumer reports '$(head -1 <<<"$shared_out")', CLI '$version'"
@@ -53,4 +59,4 @@ if [ -d "$libdir/python3/dist-packages" ]; then
   PYTHONPATH=$libdir/python3/dist-packages /usr/bin/python3 -c \
     "import skein, sys; m = skein.Model(sys.argv[1]); print('python', skein.__version__, m.session(threads=1).run([[1, 2, 3]])[0])" "$model"
 fi
-echo "consumer: ok (install, find_package shared + static, pkg-config)"
+echo "consumer: ok (install, find_package shared + static, pkg-config C++ and C)"
