@@ -6,11 +6,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "skein/export.h"
+
 namespace skein {
 
 /// Thrown for every user-facing failure: malformed or missing model files,
 /// invalid inputs, options that cannot be honoured. `what()` is one line.
-class Error : public std::runtime_error {
+class SKEIN_API Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "skein/export.h"
+
 namespace skein {
 
 /// Hyper-parameters from model.json's "config" (see docs/FORMAT.md).
@@ -26,7 +28,7 @@ struct ModelConfig {
 
 struct ModelImpl;
 
-class Model {
+class SKEIN_API Model {
  public:
   /// Loads and validates `dir`/model.json and `dir`/model.safetensors.
   /// Throws skein::Error naming the file, node and field on any defect.

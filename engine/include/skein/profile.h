@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "skein/export.h"
+
 namespace skein {
 
 /// What one node of the graph cost. Latencies are wall-clock nanoseconds of the
@@ -34,8 +36,8 @@ struct LayerProfile {
 };
 
 /// Median and 90th percentile of latency samples (0 when there are none).
-int64_t median_ns(const std::vector<int64_t>& samples);
-int64_t percentile_ns(const std::vector<int64_t>& samples, double p);
+SKEIN_API int64_t median_ns(const std::vector<int64_t>& samples);
+SKEIN_API int64_t percentile_ns(const std::vector<int64_t>& samples, double p);
 
 struct Profile {
   std::vector<NodeProfile> nodes;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "skein/export.h"
 #include "skein/model.h"
 #include "skein/profile.h"
 #include "skein/tensor.h"
@@ -35,7 +36,7 @@ struct RunResult {
 
 class SessionImpl;
 
-class Session {
+class SKEIN_API Session {
  public:
   Session(std::shared_ptr<const Model> model, SessionOptions options = {});
   ~Session();

@@ -2,7 +2,9 @@
 // read logits, pooled representations and the per-layer profile.
 #pragma once
 
+#include "skein/attention.h"
 #include "skein/error.h"
+#include "skein/export.h"
 #include "skein/model.h"
 #include "skein/profile.h"
 #include "skein/session.h"
@@ -11,6 +13,6 @@
 namespace skein {
 
 /// The library version, "major.minor.patch".
-const char* version();
+SKEIN_API const char* version();
 
 }  // namespace skein
