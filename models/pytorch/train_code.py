@@ -1,0 +1,298 @@
+"""Trains the default model: the reference encoder (reference.py, DESIGN.md's
+sizes: dim 64, hidden 128, 2 heads of 32, 2 layers, byte vocabulary, learned
+positions up to 4096) on source-code language identification, with Skeinformer
+attention (skeinformer.py, the reference implementation) in training.
+
+  /usr/bin/python3 models/pytorch/data_code.py            # once: builds CACHE/dataset.pt
+  /usr/bin/python3 models/pytorch/train_code.py --minutes 50 --out models/code-lang
+
+What the engine computes is what is trained: `skein classify` feeds a file's
+first max_seq_len (4096) bytes, pads the batch to max_seq_len and mean-pools
+over that padded length, so the pooled vector here is the sum over real tokens
+divided by 4096; a training crop's mean is scaled to the magnitude the engine gives
+the whole file (crop_scale). Skeinformer attention runs, as in the
+engine, on each sequence's real tokens only. Training crops are a file's prefix
+(half the time) or a random window of its first --keep-bytes bytes, of a length
+drawn per batch from --lengths; validation uses the engine's input (the prefix).
+
+Prints progress; checkpoints to CACHE/code-lang.ckpt every few minutes and
+keeps the best validation state, which is exported to --out at the end.
+"""
+import argparse
+import collections
+import math
+import os
+import random
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export import export_model  # noqa: E402
+from reference import ModelForSC  # noqa: E402
+from skeinformer import skeinformer_attention  # noqa: E402
+
+MAX_SEQ_LEN = 4096
+
+
+def model_config(num_classes, features):
+    return {
+        "vocab_size": 258, "embedding_dim": 64, "transformer_dim": 64, "transformer_hidden_dim": 128,
+        "head_dim": 32, "num_head": 2, "num_layers": 2, "max_seq_len": MAX_SEQ_LEN,
+        "pooling_mode": "MEAN", "num_classes": num_classes, "attn_type": "softmax",
+        "dropout_prob": 0.0, "attention_dropout": 0.0, "nb_features": features,
+    }
+
+
+def skeinformer_batched(q, k, v, features, pilot=None, columns=None):
+    """skeinformer.skeinformer_attention (variant "skeinformer") over G sequences of one length
+    at once: q, k, v [G, m, p]. Same formulas, same distributions; the indices may be injected
+    ([G, d] each) to check it against the reference (--self-check)."""
+    G, m, p = q.shape
+    if m <= 1:
+        return v.clone()
+    d = min(features, m - 1)
+    scale = 1.0 / math.sqrt(p)
+    if pilot is None:
+        pilot = torch.randint(0, m, (G, d))
+    rows = pilot[..., None].expand(G, d, p)
+    b = torch.softmax(q.gather(1, rows) @ k.transpose(1, 2) * scale, dim=-1)  # [G, d, m]
+    weights = b.norm(dim=1) * v.norm(dim=2)  # [G, m]
+    if columns is None:
+        columns = torch.multinomial(weights.detach(), d, replacement=False)
+    cols = columns[..., None].expand(G, columns.size(1), p)
+    k_sel, v_sel = k.gather(1, cols), v.gather(1, cols)
+    t = q @ k_sel.transpose(1, 2) * scale  # [G, m, d']
+    row_max = t.max(dim=2, keepdim=True).values
+    e = torch.exp(t - row_max)
+    g = torch.exp(t.mean(dim=2, keepdim=True) - row_max)
+    rest = (v.sum(dim=1) - v_sel.sum(dim=1))[:, None, :]
+    out = (e @ v_sel + g * rest) / (e.sum(dim=2, keepdim=True) + (m - columns.size(1)) * g)
+    return out.scatter(1, rows, b @ v)
+
+
+class SkeinformerAttention(torch.nn.Module):
+    """Drop-in for reference.SoftmaxAttention: Skeinformer per sequence and head over the real tokens
+    (mask == 1, a prefix), zeros on padded rows; sequences of equal length run together.
+    `exact` switches back to softmax attention."""
+
+    def __init__(self, features, softmax):
+        super().__init__()
+        self.features, self.softmax, self.exact = features, softmax, False
+
+    def forward(self, Q, K, V, mask):
+        if self.exact:
+            return self.softmax(Q, K, V, mask)
+        groups = collections.defaultdict(list)
+        for b, m in enumerate(mask.sum(dim=1).long().tolist()):
+            groups[m].append(b)
+        out = torch.zeros_like(V)
+        H, p = Q.size(1), Q.size(3)
+        for m, idx in groups.items():
+            sel = torch.tensor(idx)
+            q, k, v = (X.index_select(0, sel)[:, :, :m].reshape(-1, m, p) for X in (Q, K, V))
+            out[idx, :, :m] = skeinformer_batched(q, k, v, self.features).reshape(len(idx), H, m, p)
+        return out
+
+
+def self_check():
+    """The batched Skeinformer equals the reference function with the same indices."""
+    torch.manual_seed(1)
+    q, k, v = torch.randn(3, 300, 32), torch.randn(3, 300, 32), torch.randn(3, 300, 32)
+    pilot = torch.randint(0, 300, (3, 64))
+    columns = torch.stack([torch.randperm(300)[:64] for _ in range(3)])
+    got = skeinformer_batched(q, k, v, 64, pilot, columns)
+    for i in range(3):
+        want = skeinformer_attention(q[i], k[i], v[i], pilot=pilot[i], columns=columns[i], features=64)
+        err = (got[i] - want).abs().max().item()
+        assert err < 1e-5, f"batched Skeinformer differs from the reference by {err}"
+    print("self-check: batched Skeinformer matches skeinformer.py")
+
+
+def build_model(num_classes, features):
+    config = model_config(num_classes, features)
+    model = ModelForSC(config)
+    for i in range(config["num_layers"]):
+        mha = getattr(model.model, f"transformer_{i}").mha
+        mha.attn = SkeinformerAttention(features, mha.attn)
+    return model, config
+
+
+def set_exact(model, exact):
+    for module in model.modules():
+        if isinstance(module, SkeinformerAttention):
+            module.exact = exact
+
+
+def forward(model, ids, mask, offset=0, scale=None):
+    """Logits as the engine computes them: mean pooling over a padded length of MAX_SEQ_LEN.
+    reference.Model.forward, except that positions may start at `offset` (training crops from a
+    file's middle sit at a random offset, so every position embedding up to 4096 is trained).
+    scale [B] replaces 1 / MAX_SEQ_LEN for training crops (see crop_scale)."""
+    enc = model.model
+    positions = torch.arange(offset, offset + ids.size(1))
+    x = enc.embeddings.dropout(enc.embeddings.word_embeddings(ids) + enc.embeddings.position_embeddings(positions)[None])
+    for i in range(enc.num_layers):
+        x = getattr(enc, f"transformer_{i}")(x, mask)
+    x = enc.norm(x) * mask[:, :, None]
+    pooled = x.sum(dim=1) / MAX_SEQ_LEN if scale is None else x.sum(dim=1) * scale[:, None]
+    return model.seq_classifer.mlpblock(pooled)
+
+
+def to_batch(crops):
+    n = max(len(c) for c in crops)
+    ids = torch.zeros(len(crops), n, dtype=torch.long)
+    mask = torch.zeros(len(crops), n)
+    for i, c in enumerate(crops):
+        ids[i, :len(c)] = torch.frombuffer(bytearray(c), dtype=torch.uint8).long() + 1
+        mask[i, :len(c)] = 1
+    return ids, mask
+
+
+def sampler(files, rng):
+    """Uniform over classes; within a class, a package's weight grows as sqrt(its file count)."""
+    by_class = collections.defaultdict(lambda: collections.defaultdict(list))
+    for f in files:
+        by_class[f["label"]][f["package"]].append(f)
+    classes = sorted(by_class)
+
+    def draw():
+        packages = by_class[rng.choice(classes)]
+        names = sorted(packages)
+        weights = [math.sqrt(len(packages[p])) for p in names]
+        return rng.choice(packages[rng.choices(names, weights)[0]])
+    return draw
+
+
+def crop(data, length, rng):
+    if len(data) <= length:
+        return data
+    if rng.random() < 0.5:
+        return data[:length]
+    start = rng.randrange(len(data) - length + 1)
+    return data[start:start + length]
+
+
+def crop_scale(crops, files):
+    """Pooling factor that gives a crop the magnitude the engine gives its file: the engine sums
+    min(size, 4096) rows and divides by 4096, so a crop's mean is scaled by min(size, 4096) / 4096."""
+    return torch.tensor([min(f["size"], MAX_SEQ_LEN) / MAX_SEQ_LEN / len(c) for c, f in zip(crops, files)])
+
+
+@torch.no_grad()
+def evaluate(model, files, class_index, batch=16):
+    model.eval()
+    correct = 0
+    order = sorted(files, key=lambda f: len(f["bytes"]))
+    for i in range(0, len(order), batch):
+        chunk = order[i:i + batch]
+        ids, mask = to_batch([f["bytes"][:MAX_SEQ_LEN] for f in chunk])
+        pred = forward(model, ids, mask).argmax(dim=1)
+        correct += sum(int(p) == class_index[f["label"]] for p, f in zip(pred.tolist(), chunk))
+    model.train()
+    return correct / max(len(files), 1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Train the code language identification model.")
+    parser.add_argument("--cache", default="/work/cache/code-lang")
+    parser.add_argument("--out", default=None, help="export the best model to this directory")
+    parser.add_argument("--minutes", type=float, default=50, help="training time budget (wall clock)")
+    parser.add_argument("--features", type=int, default=64, help="Skeinformer d in training")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=4096, help="max tokens per batch (long crops shrink it)")
+    parser.add_argument("--lengths", default="128,256,512,1024", help="crop lengths, one drawn per batch")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--val-every", type=float, default=6, help="minutes between validations")
+    parser.add_argument("--val-files", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from CACHE/code-lang.ckpt")
+    parser.add_argument("--self-check", action="store_true", help="check the batched Skeinformer and exit")
+    args = parser.parse_args()
+    if args.self_check:
+        return self_check()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    data = torch.load(os.path.join(args.cache, "dataset.pt"))
+    classes = data["classes"]
+    class_index = {c: i for i, c in enumerate(classes)}
+    train = [f for f in data["files"] if f["split"] == "train"]
+    val = [f for f in data["files"] if f["split"] == "val"]
+    rng.shuffle(val)
+    val = val[:args.val_files]
+    print(f"train {len(train)} files, val {len(val)} (of the split), classes {len(classes)}", flush=True)
+
+    model, config = build_model(len(classes), args.features)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    ckpt_path = os.path.join(args.cache, "code-lang.ckpt")
+    state = {"step": 0, "elapsed": 0.0, "best": -1.0, "best_state": None, "curve": []}
+    if args.resume and os.path.exists(ckpt_path):
+        saved = torch.load(ckpt_path)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        state = saved["state"]
+        print(f"resumed at step {state['step']}, {state['elapsed'] / 60:.1f} min", flush=True)
+
+    budget = args.minutes * 60
+    lengths = [int(x) for x in args.lengths.split(",")]
+    draw = sampler(train, rng)
+    start = time.time() - state["elapsed"]
+    last_val = time.time()
+    losses, hits, seen = [], 0, 0
+    model.train()
+    while True:
+        elapsed = time.time() - start
+        if elapsed >= budget:
+            break
+        lr = args.lr * min(1.0, (state["step"] + 1) / 30) * (0.5 * (1 + math.cos(math.pi * elapsed / budget)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        length = rng.choice(lengths)
+        batch = max(4, min(args.batch, args.tokens // length))
+        files = [draw() for _ in range(batch)]
+        crops = [crop(f["bytes"], length, rng) for f in files]
+        ids, mask = to_batch(crops)
+        offset = rng.randrange(MAX_SEQ_LEN - ids.size(1) + 1) if rng.random() < 0.5 else 0
+        target = torch.tensor([class_index[f["label"]] for f in files])
+        logits = forward(model, ids, mask, offset, crop_scale(crops, files))
+        loss = F.cross_entropy(logits, target)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state["step"] += 1
+        losses.append(loss.item())
+        hits += int((logits.argmax(1) == target).sum())
+        seen += batch
+        if state["step"] % 20 == 0:
+            print(f"step {state['step']} {elapsed / 60:.1f} min loss {sum(losses) / len(losses):.3f} "
+                  f"train acc {hits / seen:.3f} lr {lr:.2e}", flush=True)
+            losses, hits, seen = [], 0, 0
+        if time.time() - last_val > args.val_every * 60 or time.time() - start >= budget:
+            acc = evaluate(model, val, class_index)
+            state["curve"].append((round((time.time() - start) / 60, 1), state["step"], acc))
+            if acc > state["best"]:
+                state["best"] = acc
+                state["best_state"] = {k: v.clone() for k, v in model.state_dict().items()}
+            print(f"== val acc {acc:.3f} (best {state['best']:.3f}) at step {state['step']}", flush=True)
+            state["elapsed"] = time.time() - start
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
+            last_val = time.time()
+
+    state["elapsed"] = time.time() - start
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
+    print("curve (minutes, step, val acc): " + "; ".join(f"{m} {s} {a:.3f}" for m, s, a in state["curve"]))
+    if args.out and state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+        export_config = dict(config, attn_type="softmax")
+        export_model(model, export_config, args.out, labels=classes, name=os.path.basename(args.out))
+        print(f"exported the best validation state ({state['best']:.3f}) to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
