@@ -17,7 +17,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	./$(BUILD)/skein classify --model models/default --profile --repeat 5 models/default/examples/*
+	./$(BUILD)/skein classify --model models/code-lang --profile --repeat 5 models/code-lang/examples/*
 
 # The whole suite on the Release build, then the unit tests under ASan + UBSan,
 # the fuzzers for a short bounded time and the concurrency stress test under TSan.
