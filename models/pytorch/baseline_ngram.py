@@ -58,7 +58,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", default="/work/cache/code-lang")
     parser.add_argument("--buckets", type=int, default=1 << 18)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-package", type=int, default=8,
                         help="also report the test subset eval_engine.py --per-package N reads")
@@ -101,7 +101,7 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
-        if (epoch + 1) % 5 == 0:
+        if (epoch + 1) % 2 == 0 or epoch + 1 == args.epochs:
             print(f"epoch {epoch + 1}: train {accuracy('train'):.3f} val {accuracy('val'):.3f}", flush=True)
     pred = predict("test")
     per = collections.defaultdict(lambda: [0, 0])
