@@ -20,7 +20,9 @@ batch (random byte ids, no padding), then: each computes logits once, and the ex
 the tool stops without timing (exit 1); then --warmup unmeasured runs each, then --rounds
 rounds of one timed forward pass per runtime, in the order A B C D, then D C B A, ... so that
 drift on a shared machine falls on every runtime alike. Reported: median wall time of the
-forward pass on in-memory inputs, and each process's peak RSS (VmHWM of /proc/self/status,
+forward pass on in-memory inputs, the median process CPU time of those runs (all threads;
+on a loaded machine wall time includes waiting for a core, CPU time does not, but it does
+include threads spinning at barriers), and each process's peak RSS (VmHWM of /proc/self/status,
 read by the runner itself at the end: model, runtime libraries and all runs).
 A runtime is skipped, with the reason, when its projected peak memory exceeds
 --max-memory or its projected run time exceeds --max-run-seconds.
@@ -259,6 +261,7 @@ def run_config(n, batch, model_dir, onnx_path, args, runtimes, history, vocab, h
                 result["runtimes"][name] = runners.pop(name).close()
             return result
         samples = {name: [] for name in active}
+        cpu_samples = {name: [] for name in active}
         for name in active:
             if args.warmup:
                 runners[name].ask(f"time {args.warmup}")
@@ -269,12 +272,15 @@ def run_config(n, batch, model_dir, onnx_path, args, runtimes, history, vocab, h
         for r in range(rounds):
             for name in (active if r % 2 == 0 else active[::-1]):
                 time.sleep(0.05)  # let the previous runtime's spinning threads go idle
-                samples[name] += runners[name].ask("time 1")["ms"]
+                reply = runners[name].ask("time 1")
+                samples[name] += reply["ms"]
+                cpu_samples[name] += reply["cpu_ms"]
         for name in active:
             info = runners.pop(name).close()
             med = statistics.median(samples[name])
             result["runtimes"][name] = {"median_ms": med, "min_ms": min(samples[name]),
                                         "max_ms": max(samples[name]), "samples_ms": samples[name],
+                                        "cpu_median_ms": statistics.median(cpu_samples[name]),
                                         "first_ms": first_ms[name], **info}
             history[name] = (n, batch, med)
             log(f"  {name}: median {med:.2f} ms over {len(samples[name])}, peak RSS "

@@ -81,9 +81,12 @@ async function main() {
   reply({ready: true, onnxruntime: ort.env.versions.common, mem_pattern: args['mem-pattern']});
 
   async function forward() {
+    const cpuStart = process.cpuUsage();
     const start = process.hrtime.bigint();
     const out = await session.run(feeds);
-    return [out.logits, Number(process.hrtime.bigint() - start) / 1e6];
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const cpu = process.cpuUsage(cpuStart);
+    return [out.logits, ms, (cpu.user + cpu.system) / 1e3];
   }
 
   const lines = readline.createInterface({input: process.stdin, terminal: false});
@@ -97,8 +100,13 @@ async function main() {
       reply({logits: rows, ms});
     } else if (command.startsWith('time ')) {
       const times = [];
-      for (let i = 0; i < parseInt(command.slice(5), 10); ++i) times.push((await forward())[1]);
-      reply({ms: times});
+      const cpuTimes = [];
+      for (let i = 0; i < parseInt(command.slice(5), 10); ++i) {
+        const [, ms, cpuMs] = await forward();
+        times.push(ms);
+        cpuTimes.push(cpuMs);
+      }
+      reply({ms: times, cpu_ms: cpuTimes});
     } else if (command === 'quit') {
       reply({vmhwm_bytes: statusBytes('VmHWM'), rss_after_load_bytes: rssAfterLoad});
       await session.release();

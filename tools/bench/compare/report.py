@@ -27,8 +27,9 @@ def table(doc):
              f"{doc['commit']}; PyTorch {doc['torch']}; {doc['onnxruntime'] or 'ONNX Runtime not run'}", ""]
     timed = not doc["check_only"]
     if timed:
-        lines += ["| n | batch | runtime | median | min–max | peak RSS | ÷ skein-exact | ÷ skein-skeinformer |",
-                  "|---:|---:|---|---:|---:|---:|---:|---:|"]
+        lines += ["| n | batch | runtime | median | min–max | CPU ms/run | peak RSS | ÷ skein-exact | "
+                  "÷ skein-skeinformer |",
+                  "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     else:
         lines += ["| n | batch | runtime | peak RSS |", "|---:|---:|---|---:|"]
     notes = []
@@ -38,13 +39,13 @@ def table(doc):
         for name, r in rts.items():
             if "skipped" in r:
                 notes.append(f"n={c['n']} batch {c['batch']}, {name}: skipped: {r['skipped']}")
-                cells = [str(c["n"]), str(c["batch"]), name, "skipped"] + ([""] * 4 if timed else [])
-                lines.append("| " + " | ".join(cells[:8 if timed else 4]) + " |")
+                cells = [str(c["n"]), str(c["batch"]), name, "skipped"] + ([""] * 5 if timed else [])
+                lines.append("| " + " | ".join(cells) + " |")
                 continue
             rss = f"{r.get('vmhwm_bytes', 0) / GIB:.2f} GiB"
             if timed:
                 cells = [str(c["n"]), str(c["batch"]), name, fmt_ms(r["median_ms"]),
-                         f"{fmt_ms(r['min_ms'])}–{fmt_ms(r['max_ms'])}", rss,
+                         f"{fmt_ms(r['min_ms'])}–{fmt_ms(r['max_ms'])}", fmt_ms(r["cpu_median_ms"]), rss,
                          fmt_ratio(r["median_ms"], base["skein-exact"]),
                          fmt_ratio(r["median_ms"], base["skein-skeinformer"])]
             else:

@@ -2,7 +2,7 @@
 // then answers the driver's commands on stdin with one JSON line each on
 // stdout (the protocol every runner of the comparison speaks):
 //   logits    one forward pass; {"logits": [[...], ...], "ms": t}
-//   time K    K forward passes; {"ms": [t1, ..., tK]}
+//   time K    K forward passes; {"ms": [t1, ..., tK], "cpu_ms": [process CPU time of each]}
 //   quit      {"vmhwm_bytes": peak RSS (VmHWM), "rss_after_load_bytes": ...}, exit
 // Timed: Session::run on token ids already in memory (wall time, steady_clock),
 // nothing else. The session (arena, workspaces) is built once, before timing.
@@ -10,6 +10,8 @@
 //   compare_skein_runner --model DIR --inputs IN.safetensors --threads T
 //                        [--attention NAME] [--features D] [--seed S]
 // IN holds ids [batch, n] (int64) and mask [batch, n] (f32, 1 = real token).
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -63,6 +65,13 @@ double elapsed_ms(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+// CPU time of the whole process (all threads), ms.
+double cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
 void reply(const json& j) {
   std::cout << j.dump() << std::endl;  // endl: the driver waits for the line
 }
@@ -111,13 +120,15 @@ int serve(int argc, char** argv) {
       reply({{"logits", logits}, {"ms", ms}});
     } else if (command.rfind("time ", 0) == 0) {
       int repeats = std::stoi(command.substr(5));
-      json times = json::array();
+      json times = json::array(), cpu_times = json::array();
       for (int i = 0; i < repeats; ++i) {
+        double cpu_start = cpu_ms();
         auto start = std::chrono::steady_clock::now();
         session.run(batch, n);
         times.push_back(elapsed_ms(start));
+        cpu_times.push_back(cpu_ms() - cpu_start);
       }
-      reply({{"ms", times}});
+      reply({{"ms", times}, {"cpu_ms", cpu_times}});
     } else if (command == "quit") {
       reply(
           {{"vmhwm_bytes", proc_status_bytes("VmHWM")}, {"rss_after_load_bytes", rss_after_load}});

@@ -52,18 +52,19 @@ def main():
     reply({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()})
 
     def forward():
-        start = time.perf_counter()
+        cpu_start, start = time.process_time(), time.perf_counter()
         with torch.inference_mode():
             logits, _ = model(ids, mask)
-        return logits, (time.perf_counter() - start) * 1e3
+        return logits, (time.perf_counter() - start) * 1e3, (time.process_time() - cpu_start) * 1e3
 
     for line in sys.stdin:
         command = line.strip()
         if command == "logits":
-            logits, ms = forward()
+            logits, ms, _ = forward()
             reply({"logits": logits.tolist(), "ms": ms})
         elif command.startswith("time "):
-            reply({"ms": [forward()[1] for _ in range(int(command[5:]))]})
+            runs = [forward()[1:] for _ in range(int(command[5:]))]
+            reply({"ms": [r[0] for r in runs], "cpu_ms": [r[1] for r in runs]})
         elif command == "quit":
             reply({"vmhwm_bytes": status_bytes("VmHWM"), "rss_after_load_bytes": rss_after_load})
             return 0
