@@ -251,7 +251,7 @@ def run_config(n, batch, model_dir, onnx_path, args, runtimes, history, vocab, h
         worst = max(pairs.values(), default=0.0)
         result["agreement"] = {"max_abs_diff": pairs, "tolerance": args.tolerance,
                                "skeinformer_vs_exact": approx}
-        log(f"  agreement: " + ", ".join(f"{k} {v:.2e}" for k, v in pairs.items()) +
+        log("  agreement: " + (", ".join(f"{k} {v:.2e}" for k, v in pairs.items()) or "fewer than 2 exact paths") +
             (f"; skeinformer vs exact {approx:.2e} (approximation, not checked)" if approx is not None else ""))
         if worst > args.tolerance or not math.isfinite(worst):
             raise DisagreementError(f"n={n} batch={batch}: exact paths disagree: max |Δ logits| {worst:.3e} > "
@@ -373,8 +373,8 @@ def compare(args):
         onnx_path = None
         if ORT in runtimes:
             onnx_path = os.path.join(args.work, "models", os.path.basename(model_dir.rstrip("/")) + ".onnx")
-            log(f"compare: ONNX export of {model_dir} -> {onnx_path}")
-            models.export_onnx(model_dir, onnx_path)
+            if models.export_onnx(model_dir, onnx_path):
+                log(f"compare: exported {model_dir} to {onnx_path}")
         for batch in batches:
             configs.append((n, batch, model_dir, onnx_path))
 

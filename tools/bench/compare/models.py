@@ -81,10 +81,11 @@ def make_synthetic(out_dir, max_seq_len, seed=0):
 
 def export_onnx(model_dir, onnx_path, opset=17):
     """torch.onnx.export of the exact-attention reference model with the directory's weights;
-    batch and length are dynamic. Inputs ids [batch, n] int64, mask [batch, n] float32."""
+    batch and length are dynamic. Inputs ids [batch, n] int64, mask [batch, n] float32.
+    Returns False when an export newer than the weights was already there."""
     if os.path.exists(onnx_path) and os.path.getmtime(onnx_path) >= os.path.getmtime(
             os.path.join(model_dir, "model.safetensors")):
-        return onnx_path
+        return False
     model = load_reference(model_dir)
     ids = torch.ones(1, 8, dtype=torch.int64)
     mask = torch.ones(1, 8, dtype=torch.float32)
@@ -98,7 +99,7 @@ def export_onnx(model_dir, onnx_path, opset=17):
                                         "logits": {0: "batch"}, "pooled": {0: "batch"}},
                           opset_version=opset, do_constant_folding=True)
     os.replace(tmp, onnx_path)
-    return onnx_path
+    return True
 
 
 def attention_bytes(batch, heads, n):

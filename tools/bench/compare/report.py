@@ -36,7 +36,8 @@ def table(doc):
     for c in doc["configs"]:
         rts = c["runtimes"]
         base = {k: rts.get(k, {}).get("median_ms") for k in ("skein-exact", "skein-skeinformer")}
-        for name, r in rts.items():
+        for name in sorted(rts, key=lambda k: list(COLORS).index(k) if k in COLORS else len(COLORS)):
+            r = rts[name]
             if "skipped" in r:
                 notes.append(f"n={c['n']} batch {c['batch']}, {name}: skipped: {r['skipped']}")
                 cells = [str(c["n"]), str(c["batch"]), name, "skipped"] + ([""] * 5 if timed else [])
@@ -55,7 +56,7 @@ def table(doc):
     for c in doc["configs"]:
         a = c.get("agreement")
         if a:
-            pairs = ", ".join(f"{k} {v:.1e}" for k, v in a["max_abs_diff"].items()) or "one exact path only"
+            pairs = ", ".join(f"{k} {v:.1e}" for k, v in a["max_abs_diff"].items()) or "fewer than 2 exact paths ran"
             sk = a["skeinformer_vs_exact"]
             lines.append(f"n={c['n']} batch {c['batch']}: max |Δ logits| {pairs} (tolerance {a['tolerance']:g})"
                          + (f"; Skeinformer vs exact {sk:.1e}" if sk is not None else ""))
@@ -122,7 +123,8 @@ def svg(doc):
                     times.setdefault(name, []).append((c["n"], r["median_ms"]))
                     rss.setdefault(name, []).append((c["n"], r["vmhwm_bytes"] / GIB))
         x0 = left + i * (w + gap)
-        body += panel(x0, top, w, h, f"median forward time, batch {batch}", times, "", fmt_ms)
+        body += panel(x0, top, w, h, f"median forward time, batch {batch}", times, "",
+                      lambda ms: f"{ms:g} ms" if ms < 1000 else f"{ms / 1e3:g} s")
         body += panel(x0, top + h + 80, w, h, f"peak RSS, batch {batch}", rss, "",
                       lambda g: f"{g:g} GiB")
     legend_y = height - 12
