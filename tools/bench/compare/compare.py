@@ -195,7 +195,8 @@ def skip_reason(name, n, batch, heads, args, history):
         projected = SCORE_MATRICES * models.attention_bytes(batch, heads, n) + BASE_BYTES[name]
         if projected > args.max_memory:
             return (f"projected peak memory {projected / GIB:.0f} GiB (exact attention holds "
-                    f"[{batch}, {heads}, {n}, {n}] float32 scores) exceeds --max-memory {args.max_memory / GIB:.0f} GiB")
+                    f"[{batch}, {heads}, {n}, {n}] float32 scores) exceeds --max-memory "
+                    f"{args.max_memory / GIB:.0f} GiB")
     if name in history:  # time scales as n² · batch for the exact paths, n · batch for Skeinformer
         n0, b0, ms0 = history[name]
         power = 1 if name == SKEIN else 2

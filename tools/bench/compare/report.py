@@ -133,7 +133,8 @@ def svg(doc):
         body.append(f'<rect x="{lx}" y="{legend_y - 9}" width="12" height="10" fill="{color}"/>')
         body.append(f'<text x="{lx + 16}" y="{legend_y}">{escape(name)}</text>')
     title = (f"skein vs. PyTorch vs. ONNX Runtime, {doc['threads']} threads, {doc['machine']['cpu']}, "
-             f"load average {doc['load_before'][0]:.1f} → {doc['load_after'][0]:.1f} on {doc['machine']['cores']} cores")
+             f"load average {doc['load_before'][0]:.1f} → {doc['load_after'][0]:.1f} "
+             f"on {doc['machine']['cores']} cores")
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">\n'
             f'<rect width="100%" height="100%" fill="white"/>\n'
