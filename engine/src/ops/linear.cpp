@@ -1,8 +1,12 @@
 #include "ops/linear.h"
 
+#include <omp.h>
+
 #include <cstddef>
+#include <mutex>
 #include <new>
 #include <string>
+#include <vector>
 
 #include <skein/error.h>
 #include <dnnl.hpp>
@@ -58,17 +62,49 @@ std::byte* thread_scratchpad(size_t bytes) {
 // - Weights are read in place in their [out, in] layout (the "ba" view of the
 //   K×N matrix). With format_tag::any oneDNN picks plain [in, out], i.e. a full
 //   copy of the weights for no measurable gain; the weights stay mapped.
-// The primitive is immutable after construction and the scratchpad is per
-// thread, so run() needs no lock and no cache.
+// - One primitive per OpenMP thread count: oneDNN fixes a primitive's thread
+//   count when it is built (from the building thread's omp_get_max_threads()),
+//   so a primitive built for 2 threads keeps opening 2-thread regions in a
+//   session limited to 1. run() looks up (or builds) the primitive for the
+//   calling thread's count under a lock held only for the lookup; primitives
+//   are immutable and the scratchpad is per thread.
 struct Linear::Impl {
+  struct Primitive {
+    int threads;
+    dnnl::matmul matmul;
+    dnnl::memory::desc scratchpad_desc;
+  };
+
   const float* weight;
   const float* bias;
   int64_t in;
   int64_t out;
-  dnnl::matmul matmul;
+  dnnl::memory::desc src_desc;
   dnnl::memory::desc weight_desc;
   dnnl::memory::desc bias_desc;
-  dnnl::memory::desc scratchpad_desc;
+  dnnl::memory::desc dst_desc;
+  std::mutex mutex;
+  std::vector<Primitive> primitives;  // few entries: one per thread count seen
+
+  // The primitive for the calling thread's OpenMP thread count.
+  const Primitive& primitive() {
+    const int threads = omp_get_max_threads();
+    const std::lock_guard<std::mutex> lock(mutex);
+    for (const Primitive& p : primitives) {
+      if (p.threads == threads) return p;
+    }
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    try {
+      const dnnl::matmul::primitive_desc pd(
+          dnnl::matmul::desc(src_desc, weight_desc, bias_desc, dst_desc), attr, cpu_engine());
+      primitives.push_back({threads, dnnl::matmul(pd), pd.scratchpad_desc()});
+    } catch (const dnnl::error& e) {
+      throw Error("ops::Linear: oneDNN cannot build a matmul for in=" + std::to_string(in) +
+                  " out=" + std::to_string(out) + ": " + e.what());
+    }
+    return primitives.back();
+  }
 };
 
 Linear::Linear(const float* weight, const float* bias, int64_t in_features, int64_t out_features) {
@@ -86,17 +122,16 @@ Linear::Linear(const float* weight, const float* bias, int64_t in_features, int6
   const dnnl::memory::desc weights({k, n}, dt::f32, tag::ba);
   const dnnl::memory::desc bias_md({1, n}, dt::f32, tag::ab);
   const dnnl::memory::desc dst({m, n}, dt::f32, tag::ab);
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  try {
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, weights, bias_md, dst), attr,
-                                          cpu_engine());
-    impl_ = std::make_unique<Impl>(Impl{weight, bias, in_features, out_features, dnnl::matmul(pd),
-                                        weights, bias_md, pd.scratchpad_desc()});
-  } catch (const dnnl::error& e) {
-    throw Error("ops::Linear: oneDNN cannot build a matmul for in=" + std::to_string(in_features) +
-                " out=" + std::to_string(out_features) + ": " + e.what());
-  }
+  impl_ = std::make_unique<Impl>();
+  impl_->weight = weight;
+  impl_->bias = bias;
+  impl_->in = in_features;
+  impl_->out = out_features;
+  impl_->src_desc = src;
+  impl_->weight_desc = weights;
+  impl_->bias_desc = bias_md;
+  impl_->dst_desc = dst;
+  impl_->primitive();  // errors surface at construction, not at the first run
 }
 
 Linear::~Linear() = default;
@@ -114,21 +149,22 @@ void Linear::run(const float* x, float* y, int64_t rows) const {
   if (rows < 0) throw Error("ops::Linear::run: negative rows " + std::to_string(rows));
   if (rows == 0) return;
   if (x == nullptr || y == nullptr) throw Error("ops::Linear::run: null input or output");
-  const Impl& p = *impl_;
+  Impl& p = *impl_;
+  const Impl::Primitive& primitive = p.primitive();
   const dnnl::engine& engine = cpu_engine();
   // oneDNN takes non-const handles but never writes to inputs.
   const dnnl::memory src({{rows, p.in}, dt::f32, tag::ab}, engine, const_cast<float*>(x));
   const dnnl::memory weights(p.weight_desc, engine, const_cast<float*>(p.weight));
   const dnnl::memory bias(p.bias_desc, engine, const_cast<float*>(p.bias));
   const dnnl::memory dst({{rows, p.out}, dt::f32, tag::ab}, engine, y);
-  const dnnl::memory scratchpad(p.scratchpad_desc, engine,
-                                thread_scratchpad(p.scratchpad_desc.get_size()));
+  const dnnl::memory scratchpad(primitive.scratchpad_desc, engine,
+                                thread_scratchpad(primitive.scratchpad_desc.get_size()));
   dnnl::stream& stream = thread_stream();
-  p.matmul.execute(stream, {{DNNL_ARG_SRC, src},
-                            {DNNL_ARG_WEIGHTS, weights},
-                            {DNNL_ARG_BIAS, bias},
-                            {DNNL_ARG_DST, dst},
-                            {DNNL_ARG_SCRATCHPAD, scratchpad}});
+  primitive.matmul.execute(stream, {{DNNL_ARG_SRC, src},
+                                    {DNNL_ARG_WEIGHTS, weights},
+                                    {DNNL_ARG_BIAS, bias},
+                                    {DNNL_ARG_DST, dst},
+                                    {DNNL_ARG_SCRATCHPAD, scratchpad}});
   stream.wait();
 }
 
