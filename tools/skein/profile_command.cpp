@@ -20,6 +20,7 @@
 #include "profile_table.h"
 #include "session_flags.h"
 #include "skein/skein.h"
+#include "svg_plot.h"
 
 namespace skein::cli {
 namespace {
@@ -121,6 +122,21 @@ double ms(int64_t ns) {
   return static_cast<double>(ns) / 1e6;
 }
 
+// Per-run whole-forward latency: the sum of the layer latencies of each run.
+std::vector<int64_t> forward_ns(const Profile& p) {
+  std::vector<int64_t> totals(static_cast<size_t>(p.runs), 0);
+  for (const LayerProfile& l : p.layers) {
+    for (size_t r = 0; r < l.latency_ns.size(); ++r) totals[r] += l.latency_ns[r];
+  }
+  return totals;
+}
+
+int64_t peak_activation_bytes(const Profile& p) {
+  int64_t peak = 0;
+  for (const LayerProfile& l : p.layers) peak = std::max(peak, l.peak_live_bytes);
+  return peak;
+}
+
 json timing(const std::vector<int64_t>& samples) {
   return {{"median_ms", ms(median_ns(samples))},
           {"p90_ms", ms(percentile_ns(samples, 0.9))},
@@ -129,10 +145,7 @@ json timing(const std::vector<int64_t>& samples) {
 
 json to_json(const Measurement& m, const Model& model, int64_t batch) {
   const Profile& p = m.profile;
-  std::vector<int64_t> totals(static_cast<size_t>(p.runs), 0);
-  for (const LayerProfile& l : p.layers) {
-    for (size_t r = 0; r < l.latency_ns.size(); ++r) totals[r] += l.latency_ns[r];
-  }
+  const std::vector<int64_t> totals = forward_ns(p);
   json layers = json::array(), nodes = json::array();
   for (const LayerProfile& l : p.layers) {
     int64_t med = median_ns(l.latency_ns);
@@ -225,6 +238,57 @@ void write_trace(const std::string& path, const std::vector<Measurement>& all) {
   if (!out) throw Error(path + ": cannot write the trace");
 }
 
+// Two log-log panels against sequence length: whole-forward median latency and
+// peak activation memory, one series per attention method (and per thread
+// count when several were swept).
+void write_plot(const std::string& path, const std::vector<Measurement>& all, int64_t batch,
+                bool several_thread_counts, const std::string& model_name) {
+  Panel latency, memory;
+  latency.title = "forward latency (median)";
+  latency.x = {"sequence length n", AxisScale::kLog, true};
+  latency.y = {"ms", AxisScale::kLog, false};
+  memory.title = "peak activation memory (arena, incl. workspace)";
+  memory.x = latency.x;
+  memory.y = {"MiB", AxisScale::kLog, false};
+  for (const Measurement& m : all) {
+    std::string name = m.attention;
+    if (several_thread_counts) name += ", " + std::to_string(m.threads) + " threads";
+    auto series = std::find_if(latency.series.begin(), latency.series.end(),
+                               [&](const Series& s) { return s.name == name; });
+    if (series == latency.series.end()) {
+      latency.series.push_back({name, {}, {}, {}});
+      memory.series.push_back({name, {}, {}, {}});
+      series = latency.series.end() - 1;
+    }
+    const auto index = static_cast<size_t>(series - latency.series.begin());
+    const auto n = static_cast<double>(m.config.seq_len);
+    latency.series[index].x.push_back(n);
+    latency.series[index].y.push_back(ms(median_ns(forward_ns(m.profile))));
+    memory.series[index].x.push_back(n);
+    memory.series[index].y.push_back(static_cast<double>(peak_activation_bytes(m.profile)) /
+                                     (1024.0 * 1024.0));
+  }
+  // Sweeps run length-major; draw each line in increasing n.
+  for (Panel* panel : {&latency, &memory}) {
+    for (Series& s : panel->series) {
+      std::vector<size_t> order(s.x.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.x[a] < s.x[b]; });
+      Series sorted{s.name, {}, {}, {}};
+      for (size_t i : order) {
+        sorted.x.push_back(s.x[i]);
+        sorted.y.push_back(s.y[i]);
+      }
+      s = std::move(sorted);
+    }
+  }
+  write_svg(
+      path,
+      "skein profile: " + model_name + ", batch " + std::to_string(batch) +
+          (several_thread_counts ? "" : ", " + std::to_string(all.front().threads) + " threads"),
+      {latency, memory});
+}
+
 std::vector<int32_t> random_ids(int64_t n, uint32_t seed, const Model& model) {
   std::mt19937 rng(seed);
   std::vector<uint8_t> bytes(static_cast<size_t>(n));
@@ -255,6 +319,9 @@ int profile_command(int argc, char** argv) {
       ("json", "print JSON instead of the table")
       ("csv", "print CSV (one row per configuration and layer) instead of the table")
       ("trace", "write a Chrome trace (Perfetto, chrome://tracing) to FILE", cxxopts::value<std::string>())
+      ("svg", "write an SVG plot to FILE: forward latency and peak activation memory against "
+              "sequence length, one line per attention method (and thread count), log-log axes",
+       cxxopts::value<std::string>())
       ("h,help", "show this help");
   // clang-format on
   cxxopts::ParseResult args = options.parse(argc, argv);
@@ -347,6 +414,15 @@ int profile_command(int argc, char** argv) {
     }
   }
   if (args.count("trace")) write_trace(args["trace"].as<std::string>(), results);
+  if (args.count("svg")) {
+    const std::string name = args.count("model")
+                                 ? std::filesystem::path(args["model"].as<std::string>())
+                                       .lexically_normal()
+                                       .filename()
+                                       .string()
+                                 : "synthetic " + args["synthetic"].as<std::string>();
+    write_plot(args["svg"].as<std::string>(), results, batch, thread_counts.size() > 1, name);
+  }
   return kExitOk;
 }
 
