@@ -15,7 +15,10 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "attention/attention.h"
 #include "commands.h"
+#include "graph/model_impl.h"
+#include "graph/planner.h"
 #include "io/synthetic_model.h"
 #include "profile_table.h"
 #include "session_flags.h"
@@ -203,18 +206,32 @@ void write_csv(std::FILE* out, const std::vector<Measurement>& all, int64_t batc
 
 // Chrome trace: one complete ("X") event per node per run. Nodes run back to
 // back, so each run's events are laid end to end from its measured durations;
-// the tiny gaps between nodes (timer reads) are not shown.
-void write_trace(const std::string& path, const std::vector<Measurement>& all) {
+// the tiny gaps between nodes (timer reads) are not shown. Each event's args
+// carry the node's input, output and weight shapes ([rows, width]) and bytes.
+void write_trace(const std::string& path, const std::vector<Measurement>& all, const Model& model,
+                 int64_t batch) {
+  const Graph& graph = model.impl().graph;
   json events = json::array();
   double ts_us = 0;
   for (size_t c = 0; c < all.size(); ++c) {
     const Measurement& m = all[c];
+    const RowCounts rows{batch * m.config.seq_len, batch, model.config().dual ? batch / 2 : batch};
+    auto shape = [&](int tensor) {
+      const TensorDesc& t = graph.tensors[static_cast<size_t>(tensor)];
+      return json::array({rows.of(t.rows), t.width});
+    };
     std::string process = "n=" + std::to_string(m.config.seq_len) + " " + m.attention +
                           " threads=" + std::to_string(m.threads);
     events.push_back(
         {{"name", "process_name"}, {"ph", "M"}, {"pid", c + 1}, {"args", {{"name", process}}}});
     for (int64_t r = 0; r < m.profile.runs; ++r) {
-      for (const NodeProfile& n : m.profile.nodes) {
+      for (size_t i = 0; i < m.profile.nodes.size(); ++i) {
+        const NodeProfile& n = m.profile.nodes[i];
+        const Node& node = graph.nodes[i];
+        json inputs = json::array(), weights = json::object();
+        for (int t : node.inputs) inputs.push_back(shape(t));
+        for (const WeightRef& w : node.weights) weights[w.name] = w.shape;
+        const json output = shape(node.output);
         double dur_us = static_cast<double>(n.latency_ns[static_cast<size_t>(r)]) / 1e3;
         events.push_back({{"name", n.name},
                           {"cat", n.op},
@@ -226,6 +243,11 @@ void write_trace(const std::string& path, const std::vector<Measurement>& all) {
                           {"args",
                            {{"layer", n.layer},
                             {"run", r},
+                            {"input_shapes", inputs},
+                            {"output_shape", output},
+                            {"weight_shapes", weights},
+                            {"output_bytes", output[0].get<int64_t>() * output[1].get<int64_t>() *
+                                                 static_cast<int64_t>(sizeof(float))},
                             {"live_bytes", n.live_bytes},
                             {"workspace_bytes", n.workspace_bytes},
                             {"weight_bytes", n.weight_bytes}}}});
@@ -289,6 +311,18 @@ void write_plot(const std::string& path, const std::vector<Measurement>& all, in
       {latency, memory});
 }
 
+// Whether the method (by name; "" = the model's, which the session checks)
+// has a "features" parameter: a sweep's --features applies only to those.
+bool takes_features(const std::string& method) {
+  if (method.empty()) return true;
+  try {
+    make_attention({{"method", method}, {"features", 1}});
+    return true;
+  } catch (const Error&) {
+    return false;  // no such parameter, or an unknown method the session will name
+  }
+}
+
 std::vector<int32_t> random_ids(int64_t n, uint32_t seed, const Model& model) {
   std::mt19937 rng(seed);
   std::vector<uint8_t> bytes(static_cast<size_t>(n));
@@ -309,7 +343,7 @@ int profile_command(int argc, char** argv) {
                     "(sinusoidal positions: any length)", cxxopts::value<std::string>())
       ("n,seq-len", "comma-separated sequence lengths", cxxopts::value<std::string>()->default_value("1024,4096"))
       ("attention", "comma-separated attention methods (default: the model's)", cxxopts::value<std::string>()->default_value(""))
-      ("features", "feature count of sampling methods (0 = the method's default)", cxxopts::value<int64_t>()->default_value("0"))
+      ("features", "feature count of the methods that take one (0 = the method's default)", cxxopts::value<int64_t>()->default_value("0"))
       ("seed", "seed of randomized attention methods", cxxopts::value<uint64_t>()->default_value("0"))
       ("b,batch", "sequences per run, each of the full length", cxxopts::value<int64_t>()->default_value("1"))
       ("t,threads", "comma-separated thread counts (0 = all cores)", cxxopts::value<std::string>()->default_value("0"))
@@ -377,7 +411,7 @@ int profile_command(int argc, char** argv) {
     SessionOptions o;
     o.threads = c.threads;
     o.attention = c.attention;
-    o.features = args["features"].as<int64_t>();
+    o.features = takes_features(c.attention) ? args["features"].as<int64_t>() : 0;
     o.seed = args["seed"].as<uint64_t>();
     o.max_memory_bytes = parse_bytes(args["max-memory"].as<std::string>(), "--max-memory");
     Session session(model, o);
@@ -413,7 +447,7 @@ int profile_command(int argc, char** argv) {
       print_layer_table(stdout, m.profile, m.threads);
     }
   }
-  if (args.count("trace")) write_trace(args["trace"].as<std::string>(), results);
+  if (args.count("trace")) write_trace(args["trace"].as<std::string>(), results, *model, batch);
   if (args.count("svg")) {
     const std::string name = args.count("model")
                                  ? std::filesystem::path(args["model"].as<std::string>())
