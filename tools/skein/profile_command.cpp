@@ -15,11 +15,11 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
-#include "attention/attention.h"
 #include "commands.h"
 #include "graph/model_impl.h"
 #include "graph/planner.h"
 #include "io/synthetic_model.h"
+#include "method_names.h"
 #include "profile_table.h"
 #include "session_flags.h"
 #include "skein/skein.h"
@@ -311,18 +311,6 @@ void write_plot(const std::string& path, const std::vector<Measurement>& all, in
       {latency, memory});
 }
 
-// Whether the method (by name; "" = the model's, which the session checks)
-// has a "features" parameter: a sweep's --features applies only to those.
-bool takes_features(const std::string& method) {
-  if (method.empty()) return true;
-  try {
-    make_attention({{"method", method}, {"features", 1}});
-    return true;
-  } catch (const Error&) {
-    return false;  // no such parameter, or an unknown method the session will name
-  }
-}
-
 std::vector<int32_t> random_ids(int64_t n, uint32_t seed, const Model& model) {
   std::mt19937 rng(seed);
   std::vector<uint8_t> bytes(static_cast<size_t>(n));
@@ -412,7 +400,8 @@ int profile_command(int argc, char** argv) {
     SessionOptions o;
     o.threads = c.threads;
     o.attention = c.attention;
-    o.features = takes_features(c.attention) ? args["features"].as<int64_t>() : 0;
+    o.features =
+        c.attention.empty() || takes_features(c.attention) ? args["features"].as<int64_t>() : 0;
     o.seed = args["seed"].as<uint64_t>();
     o.max_memory_bytes = parse_bytes(args["max-memory"].as<std::string>(), "--max-memory");
     Session session(model, o);
