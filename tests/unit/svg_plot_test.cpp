@@ -74,6 +74,9 @@ TEST_CASE("svg_plot: log ticks are 1-2-5 or powers of ten, or powers of two") {
         std::vector<std::string>{"1K", "4K", "16K", "64K", "256K", "1M"});
   CHECK(labels(axis_ticks(7, 300, AxisScale::kLog, 7, true)) ==
         std::vector<std::string>{"8", "16", "32", "64", "128", "256"});
+  // Under a factor of five: 1-2-5 would give two ticks, linear ones instead.
+  CHECK(values(axis_ticks(270, 980, AxisScale::kLog, 7, false)) ==
+        std::vector<double>{400, 600, 800});
   // Less than a factor of two: no power of two fits twice, linear ticks instead.
   const auto narrow = values(axis_ticks(3, 5, AxisScale::kLog, 5, true));
   CHECK(narrow.size() >= 2);

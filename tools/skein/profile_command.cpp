@@ -260,6 +260,10 @@ void write_trace(const std::string& path, const std::vector<Measurement>& all, c
   if (!out) throw Error(path + ": cannot write the trace");
 }
 
+std::string threads_text(int threads) {
+  return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+}
+
 // Two log-log panels against sequence length: whole-forward median latency and
 // peak activation memory, one series per attention method (and per thread
 // count when several were swept).
@@ -274,7 +278,9 @@ void write_plot(const std::string& path, const std::vector<Measurement>& all, in
   memory.y = {"MiB", AxisScale::kLog, false};
   for (const Measurement& m : all) {
     std::string name = m.attention;
-    if (several_thread_counts) name += ", " + std::to_string(m.threads) + " threads";
+    if (several_thread_counts) {
+      name += ", " + threads_text(m.threads);
+    }
     auto series = std::find_if(latency.series.begin(), latency.series.end(),
                                [&](const Series& s) { return s.name == name; });
     if (series == latency.series.end()) {
@@ -304,11 +310,10 @@ void write_plot(const std::string& path, const std::vector<Measurement>& all, in
       s = std::move(sorted);
     }
   }
-  write_svg(
-      path,
-      "skein profile: " + model_name + ", batch " + std::to_string(batch) +
-          (several_thread_counts ? "" : ", " + std::to_string(all.front().threads) + " threads"),
-      {latency, memory});
+  write_svg(path,
+            "skein profile: " + model_name + ", batch " + std::to_string(batch) +
+                (several_thread_counts ? "" : ", " + threads_text(all.front().threads)),
+            {latency, memory});
 }
 
 std::vector<int32_t> random_ids(int64_t n, uint32_t seed, const Model& model) {

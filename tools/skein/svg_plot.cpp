@@ -111,7 +111,10 @@ std::vector<Tick> log_ticks(double lo, double hi, int max_ticks, bool binary) {
         if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) dense.push_back({v, format_tick(v)});
       }
     }
-    if (static_cast<int>(dense.size()) <= max_ticks && dense.size() >= 2) return dense;
+    // Under a factor of ~5, 1-2-5 leaves too few ticks: linear ones read better.
+    // (few of them: on a log axis they crowd toward the top).
+    if (dense.size() < 3) return linear_ticks(lo, hi, std::min(max_ticks, 4));
+    if (static_cast<int>(dense.size()) <= max_ticks) return dense;
     for (int k = first; k <= last; ++k) {
       const double v = std::pow(10.0, k);
       if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) {
@@ -119,7 +122,7 @@ std::vector<Tick> log_ticks(double lo, double hi, int max_ticks, bool binary) {
         index.push_back(k);
       }
     }
-    if (ticks.size() < 2) return dense.size() >= 2 ? dense : linear_ticks(lo, hi, max_ticks);
+    if (ticks.size() < 2) return dense;
   }
   if (ticks.size() < 2) return linear_ticks(lo, hi, max_ticks);
   return thin(ticks, index, max_ticks);

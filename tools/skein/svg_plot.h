@@ -20,7 +20,8 @@ struct Tick {
 /// at most about `max_ticks` of them, all inside [lo, hi], at least two unless
 /// lo == hi. Linear: multiples of 1, 2, 2.5 or 5 × 10^k. Log: powers of two
 /// when `binary` (labels 1K = 1024, 1M = 2^20), else 1, 2, 5 × 10^k or powers
-/// of ten (every m-th one on wide ranges).
+/// of ten (every m-th one on wide ranges); linear ticks where those give
+/// fewer than three.
 std::vector<Tick> axis_ticks(double lo, double hi, AxisScale scale, int max_ticks, bool binary);
 
 /// Short label of a tick value: 3 significant digits, k/M/G suffixes from 10^4
