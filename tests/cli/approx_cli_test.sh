@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `skein approx` on a small configuration: every registered method but exact
 # appears (the list comes from the registry), the JSON/CSV hold their fields
-# and agree, errors are finite and positive, a method without a feature count
-# has one value at every d, Skeinformer's error falls as d grows toward n, the
+# and agree, errors are finite and non-negative, a method without a feature count
+# has one value at every d, Skeinformer's error is positive and falls as d grows toward n, the
 # SVG is well-formed with one series per method per panel, and bad input exits
 # 2 with one line.  usage: approx_cli_test.sh SKEIN_BINARY TEXT_FILE
 set -u
@@ -51,12 +51,14 @@ by = {(r["n"], r["method"], r["features"]): r for r in rows}
 for r in rows:
     check(set(r) == {"n", "method", "features", "takes_features", "trials", "mean", "stderr", "min", "max"}, f"json row fields {sorted(r)}")
     check(r["trials"] == 4, "json: trials")
-    check(math.isfinite(r["mean"]) and 0 < r["min"] <= r["mean"] <= r["max"], f"json: {r}")
+    # >= 0: a method can be exact at these small n (BigBird's blocks cover n = 128).
+    check(math.isfinite(r["mean"]) and 0 <= r["min"] <= r["mean"] <= r["max"], f"json: {r}")
     check(r["stderr"] >= 0, "json: stderr")
 for n in (64, 128):
     v = [by[(n, "vmean", d)]["mean"] for d in (4, 16, 60)]
     check(v[0] == v[1] == v[2] and not by[(n, "vmean", 4)]["takes_features"], "vmean: one value at every d")
     s = [by[(n, "skeinformer", d)]["mean"] for d in (4, 16, 60)]
+    check(s[2] > 0, "skeinformer: zero error")
     check(s[0] > s[1] > s[2], f"skeinformer error does not fall with d at n={n}: {s}")
 
 table = list(csv.DictReader(open(csv_path)))
