@@ -25,6 +25,7 @@
 #include "attention/skeinformer.h"
 #include "attention/vmean.h"
 #include "core/rng.h"
+#include "core/spectral_norm.h"
 
 namespace skein {
 namespace {
@@ -540,31 +541,6 @@ TEST_CASE("make_attention: the skeinformer family, features and its errors") {
 
 namespace skein {
 namespace {
-
-// ‖A‖₂ of an n×p matrix (row stride ld): power iteration on AᵀA (p×p, double).
-double spectral_norm(const std::vector<double>& a, size_t n, size_t p) {
-  std::vector<double> gram(p * p, 0.0);
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t r = 0; r < p; ++r) {
-      for (size_t c = 0; c < p; ++c) gram[r * p + c] += a[i * p + r] * a[i * p + c];
-    }
-  }
-  std::vector<double> x(p, 1.0), y(p);
-  double lambda = 0.0;
-  for (int iter = 0; iter < 200; ++iter) {
-    for (size_t r = 0; r < p; ++r) {
-      y[r] = 0.0;
-      for (size_t c = 0; c < p; ++c) y[r] += gram[r * p + c] * x[c];
-    }
-    double norm = 0.0;
-    for (double value : y) norm += value * value;
-    norm = std::sqrt(norm);
-    if (norm == 0.0) return 0.0;
-    for (size_t r = 0; r < p; ++r) x[r] = y[r] / norm;
-    lambda = norm;
-  }
-  return std::sqrt(lambda);
-}
 
 TEST_CASE("skeinformer quality: spectral error falls with d and beats vmean and skein-uniform") {
   // LRA-like input: bytes of real text through a random byte embedding plus

@@ -15,5 +15,6 @@ int run_command(int argc, char** argv);
 int inspect_command(int argc, char** argv);
 int attention_command(int argc, char** argv);
 int profile_command(int argc, char** argv);
+int approx_command(int argc, char** argv);
 
 }  // namespace skein::cli

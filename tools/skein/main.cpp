@@ -22,6 +22,7 @@ const char* kUsage =
     "  inspect    show a model's config, graph and memory plan\n"
     "  profile    per-layer latency and memory over sequence lengths and attention methods\n"
     "  attention  run one attention method on q, k, v from a safetensors file (kernel level)\n"
+    "  approx     approximation error of every attention method against exact attention\n"
     "\n"
     "`skein <command> --help` lists a command's options.\n"
     "exit codes: 0 success; 1 some input files failed (the rest were processed); 2 error\n";
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     if (command == "inspect") return skein::cli::inspect_command(argc - 1, argv + 1);
     if (command == "attention") return skein::cli::attention_command(argc - 1, argv + 1);
     if (command == "profile") return skein::cli::profile_command(argc - 1, argv + 1);
+    if (command == "approx") return skein::cli::approx_command(argc - 1, argv + 1);
     std::fprintf(stderr, "skein: unknown command '%s' (try skein --help)\n", command.c_str());
   } catch (const cxxopts::exceptions::exception& e) {
     std::fprintf(stderr, "skein %s: %s (try skein %s --help)\n", command.c_str(), e.what(),

@@ -16,10 +16,14 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "graph/model_impl.h"
+#include "graph/planner.h"
 #include "io/synthetic_model.h"
+#include "method_names.h"
 #include "profile_table.h"
 #include "session_flags.h"
 #include "skein/skein.h"
+#include "svg_plot.h"
 
 namespace skein::cli {
 namespace {
@@ -121,6 +125,21 @@ double ms(int64_t ns) {
   return static_cast<double>(ns) / 1e6;
 }
 
+// Per-run whole-forward latency: the sum of the layer latencies of each run.
+std::vector<int64_t> forward_ns(const Profile& p) {
+  std::vector<int64_t> totals(static_cast<size_t>(p.runs), 0);
+  for (const LayerProfile& l : p.layers) {
+    for (size_t r = 0; r < l.latency_ns.size(); ++r) totals[r] += l.latency_ns[r];
+  }
+  return totals;
+}
+
+int64_t peak_activation_bytes(const Profile& p) {
+  int64_t peak = 0;
+  for (const LayerProfile& l : p.layers) peak = std::max(peak, l.peak_live_bytes);
+  return peak;
+}
+
 json timing(const std::vector<int64_t>& samples) {
   return {{"median_ms", ms(median_ns(samples))},
           {"p90_ms", ms(percentile_ns(samples, 0.9))},
@@ -129,10 +148,7 @@ json timing(const std::vector<int64_t>& samples) {
 
 json to_json(const Measurement& m, const Model& model, int64_t batch) {
   const Profile& p = m.profile;
-  std::vector<int64_t> totals(static_cast<size_t>(p.runs), 0);
-  for (const LayerProfile& l : p.layers) {
-    for (size_t r = 0; r < l.latency_ns.size(); ++r) totals[r] += l.latency_ns[r];
-  }
+  const std::vector<int64_t> totals = forward_ns(p);
   json layers = json::array(), nodes = json::array();
   for (const LayerProfile& l : p.layers) {
     int64_t med = median_ns(l.latency_ns);
@@ -190,18 +206,32 @@ void write_csv(std::FILE* out, const std::vector<Measurement>& all, int64_t batc
 
 // Chrome trace: one complete ("X") event per node per run. Nodes run back to
 // back, so each run's events are laid end to end from its measured durations;
-// the tiny gaps between nodes (timer reads) are not shown.
-void write_trace(const std::string& path, const std::vector<Measurement>& all) {
+// the tiny gaps between nodes (timer reads) are not shown. Each event's args
+// carry the node's input, output and weight shapes ([rows, width]) and bytes.
+void write_trace(const std::string& path, const std::vector<Measurement>& all, const Model& model,
+                 int64_t batch) {
+  const Graph& graph = model.impl().graph;
   json events = json::array();
   double ts_us = 0;
   for (size_t c = 0; c < all.size(); ++c) {
     const Measurement& m = all[c];
+    const RowCounts rows{batch * m.config.seq_len, batch, model.config().dual ? batch / 2 : batch};
+    auto shape = [&](int tensor) {
+      const TensorDesc& t = graph.tensors[static_cast<size_t>(tensor)];
+      return json::array({rows.of(t.rows), t.width});
+    };
     std::string process = "n=" + std::to_string(m.config.seq_len) + " " + m.attention +
                           " threads=" + std::to_string(m.threads);
     events.push_back(
         {{"name", "process_name"}, {"ph", "M"}, {"pid", c + 1}, {"args", {{"name", process}}}});
     for (int64_t r = 0; r < m.profile.runs; ++r) {
-      for (const NodeProfile& n : m.profile.nodes) {
+      for (size_t i = 0; i < m.profile.nodes.size(); ++i) {
+        const NodeProfile& n = m.profile.nodes[i];
+        const Node& node = graph.nodes[i];
+        json inputs = json::array(), weights = json::object();
+        for (int t : node.inputs) inputs.push_back(shape(t));
+        for (const WeightRef& w : node.weights) weights[w.name] = w.shape;
+        const json output = shape(node.output);
         double dur_us = static_cast<double>(n.latency_ns[static_cast<size_t>(r)]) / 1e3;
         events.push_back({{"name", n.name},
                           {"cat", n.op},
@@ -213,6 +243,11 @@ void write_trace(const std::string& path, const std::vector<Measurement>& all) {
                           {"args",
                            {{"layer", n.layer},
                             {"run", r},
+                            {"input_shapes", inputs},
+                            {"output_shape", output},
+                            {"weight_shapes", weights},
+                            {"output_bytes", output[0].get<int64_t>() * output[1].get<int64_t>() *
+                                                 static_cast<int64_t>(sizeof(float))},
                             {"live_bytes", n.live_bytes},
                             {"workspace_bytes", n.workspace_bytes},
                             {"weight_bytes", n.weight_bytes}}}});
@@ -223,6 +258,62 @@ void write_trace(const std::string& path, const std::vector<Measurement>& all) {
   std::ofstream out(path);
   out << json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump();
   if (!out) throw Error(path + ": cannot write the trace");
+}
+
+std::string threads_text(int threads) {
+  return std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+}
+
+// Two log-log panels against sequence length: whole-forward median latency and
+// peak activation memory, one series per attention method (and per thread
+// count when several were swept).
+void write_plot(const std::string& path, const std::vector<Measurement>& all, int64_t batch,
+                bool several_thread_counts, const std::string& model_name) {
+  Panel latency, memory;
+  latency.title = "forward latency (median)";
+  latency.x = {"sequence length n", AxisScale::kLog, true};
+  latency.y = {"ms", AxisScale::kLog, false};
+  memory.title = "peak activation memory (arena, incl. workspace)";
+  memory.x = latency.x;
+  memory.y = {"MiB", AxisScale::kLog, false};
+  for (const Measurement& m : all) {
+    std::string name = m.attention;
+    if (several_thread_counts) {
+      name += ", " + threads_text(m.threads);
+    }
+    auto series = std::find_if(latency.series.begin(), latency.series.end(),
+                               [&](const Series& s) { return s.name == name; });
+    if (series == latency.series.end()) {
+      latency.series.push_back({name, {}, {}, {}});
+      memory.series.push_back({name, {}, {}, {}});
+      series = latency.series.end() - 1;
+    }
+    const auto index = static_cast<size_t>(series - latency.series.begin());
+    const auto n = static_cast<double>(m.config.seq_len);
+    latency.series[index].x.push_back(n);
+    latency.series[index].y.push_back(ms(median_ns(forward_ns(m.profile))));
+    memory.series[index].x.push_back(n);
+    memory.series[index].y.push_back(static_cast<double>(peak_activation_bytes(m.profile)) /
+                                     (1024.0 * 1024.0));
+  }
+  // Sweeps run length-major; draw each line in increasing n.
+  for (Panel* panel : {&latency, &memory}) {
+    for (Series& s : panel->series) {
+      std::vector<size_t> order(s.x.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.x[a] < s.x[b]; });
+      Series sorted{s.name, {}, {}, {}};
+      for (size_t i : order) {
+        sorted.x.push_back(s.x[i]);
+        sorted.y.push_back(s.y[i]);
+      }
+      s = std::move(sorted);
+    }
+  }
+  write_svg(path,
+            "skein profile: " + model_name + ", batch " + std::to_string(batch) +
+                (several_thread_counts ? "" : ", " + threads_text(all.front().threads)),
+            {latency, memory});
 }
 
 std::vector<int32_t> random_ids(int64_t n, uint32_t seed, const Model& model) {
@@ -245,7 +336,7 @@ int profile_command(int argc, char** argv) {
                     "(sinusoidal positions: any length)", cxxopts::value<std::string>())
       ("n,seq-len", "comma-separated sequence lengths", cxxopts::value<std::string>()->default_value("1024,4096"))
       ("attention", "comma-separated attention methods (default: the model's)", cxxopts::value<std::string>()->default_value(""))
-      ("features", "feature count of sampling methods (0 = the method's default)", cxxopts::value<int64_t>()->default_value("0"))
+      ("features", "feature count of the methods that take one (0 = the method's default)", cxxopts::value<int64_t>()->default_value("0"))
       ("seed", "seed of randomized attention methods", cxxopts::value<uint64_t>()->default_value("0"))
       ("b,batch", "sequences per run, each of the full length", cxxopts::value<int64_t>()->default_value("1"))
       ("t,threads", "comma-separated thread counts (0 = all cores)", cxxopts::value<std::string>()->default_value("0"))
@@ -255,14 +346,18 @@ int profile_command(int argc, char** argv) {
       ("json", "print JSON instead of the table")
       ("csv", "print CSV (one row per configuration and layer) instead of the table")
       ("trace", "write a Chrome trace (Perfetto, chrome://tracing) to FILE", cxxopts::value<std::string>())
+      ("svg", "write an SVG plot to FILE: forward latency and peak activation memory against "
+              "sequence length, one line per attention method (and thread count), log-log axes",
+       cxxopts::value<std::string>())
       ("h,help", "show this help");
   // clang-format on
   cxxopts::ParseResult args = options.parse(argc, argv);
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
     std::printf(
-        "Latency is wall time per node (steady_clock around each kernel; a timer read costs\n"
-        "~25 ns), aggregated per layer; medians, p90 and minimum over --repeat runs.\n"
+        "Latency is wall time per node (steady_clock around each kernel; the timing scope\n"
+        "adds about 0.2 us per node, see docs/PROFILING.md), summed per layer and per run;\n"
+        "medians, p90 and minimum over --repeat runs. Fields: docs/PROFILING.md.\n"
         "Memory: activations = planned arena bytes live while the layer ran, workspace = its\n"
         "kernel-scratch part, weights = mapped weight bytes, RSS = process peak resident "
         "memory.\n");
@@ -310,7 +405,8 @@ int profile_command(int argc, char** argv) {
     SessionOptions o;
     o.threads = c.threads;
     o.attention = c.attention;
-    o.features = args["features"].as<int64_t>();
+    o.features =
+        c.attention.empty() || takes_features(c.attention) ? args["features"].as<int64_t>() : 0;
     o.seed = args["seed"].as<uint64_t>();
     o.max_memory_bytes = parse_bytes(args["max-memory"].as<std::string>(), "--max-memory");
     Session session(model, o);
@@ -346,7 +442,16 @@ int profile_command(int argc, char** argv) {
       print_layer_table(stdout, m.profile, m.threads);
     }
   }
-  if (args.count("trace")) write_trace(args["trace"].as<std::string>(), results);
+  if (args.count("trace")) write_trace(args["trace"].as<std::string>(), results, *model, batch);
+  if (args.count("svg")) {
+    const std::string name = args.count("model")
+                                 ? std::filesystem::path(args["model"].as<std::string>())
+                                       .lexically_normal()
+                                       .filename()
+                                       .string()
+                                 : "synthetic " + args["synthetic"].as<std::string>();
+    write_plot(args["svg"].as<std::string>(), results, batch, thread_counts.size() > 1, name);
+  }
   return kExitOk;
 }
 
