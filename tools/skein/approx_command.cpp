@@ -245,7 +245,7 @@ int approx_command(int argc, char** argv) {
   omp_set_num_threads(o.threads);
 
   if (args["methods"].as<std::string>().empty()) {
-    for (const std::string& m : registered_methods()) {
+    for (const std::string& m : attention_method_names()) {
       if (m != "exact") o.methods.push_back(m);
     }
   } else {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -76,5 +77,8 @@ class AttentionMethod {
 /// "attention" object). Throws skein::Error naming an unknown method or a bad
 /// parameter.
 std::unique_ptr<AttentionMethod> make_attention(const nlohmann::json& spec);
+
+/// Every method name make_attention() knows, in registry order.
+std::vector<std::string> attention_method_names();
 
 }  // namespace skein

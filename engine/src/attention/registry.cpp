@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <skein/error.h>
 #include <nlohmann/json.hpp>
@@ -206,6 +207,12 @@ std::string known_methods() {
 }
 
 }  // namespace
+
+std::vector<std::string> attention_method_names() {
+  std::vector<std::string> names;
+  for (const MethodEntry& entry : kMethods) names.emplace_back(entry.name);
+  return names;
+}
 
 std::unique_ptr<AttentionMethod> make_attention(const nlohmann::json& spec) {
   if (!spec.is_object() || !spec.contains("method") || !spec["method"].is_string()) {
