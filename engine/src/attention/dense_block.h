@@ -4,6 +4,7 @@
 // softmax attention of a set of queries against a set of keys, computed
 // flash-attention style with the panel kernels (the same blocking as
 // engine/src/attention/exact.cpp, which stays independent of this file).
+// skeinformer.cpp uses its problem checks and head view too.
 #pragma once
 
 #include <array>

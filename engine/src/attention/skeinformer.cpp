@@ -11,6 +11,7 @@
 
 #include <skein/error.h>
 
+#include "attention/dense_block.h"
 #include "core/rng.h"
 #include "simd/batch.h"
 #include "simd/exp.h"
@@ -39,10 +40,6 @@ constexpr size_t kMaxChunks = 64;
 // (sequence, head) tasks whose per-head state is held at once. Bounds the
 // workspace for large batches; enough tasks to keep the threads busy.
 constexpr size_t kMaxWave = 16;
-
-size_t round_up(size_t n, size_t to) {
-  return (n + to - 1) / to * to;
-}
 
 size_t key_blocks(size_t m) {
   return (m + kKeyBlock - 1) / kKeyBlock;
@@ -126,17 +123,9 @@ bool reuses_pilot(SkeinVariant variant) {
          variant == SkeinVariant::kNoNorm;
 }
 
-// The rows of one (sequence, head): pointers at the sequence's first row and
-// the head's first column.
-struct Head {
-  const float* q;
-  const float* k;
-  const float* v;
-  float* out;
-  size_t ld;  // floats between rows
-  size_t m;   // tokens
-  size_t p;   // head_dim
-};
+// The rows of one (sequence, head).
+using Head = attn::HeadView;
+using attn::round_up;
 
 // Carves 64-byte-aligned arrays from a byte range, or (with a null base) only
 // counts the bytes they take.
@@ -563,57 +552,12 @@ size_t features_for(int64_t features, int64_t m) {
   return static_cast<size_t>(std::max<int64_t>(0, std::min(features, m - 1)));
 }
 
-void check_shape(const AttentionShape& shape, const std::string& name) {
-  if (shape.num_heads < 1 || shape.head_dim < 1) {
-    throw Error(name + " attention: num_heads and head_dim must be >= 1, got " +
-                std::to_string(shape.num_heads) + " and " + std::to_string(shape.head_dim));
-  }
-  if (shape.num_seqs < 0 || shape.total_tokens < 0 || shape.max_len < 0) {
-    throw Error(name + " attention: negative num_seqs, total_tokens or max_len");
-  }
-}
-
-void check_problem(const AttentionProblem& problem, const std::string& name) {
-  const AttentionShape& shape = problem.shape;
-  check_shape(shape, name);
-  const auto& offsets = problem.seq_offsets;
-  if (offsets.size() != static_cast<size_t>(shape.num_seqs + 1)) {
-    throw Error(name + " attention: seq_offsets has " + std::to_string(offsets.size()) +
-                " entries, expected num_seqs + 1 = " + std::to_string(shape.num_seqs + 1));
-  }
-  if (offsets.front() != 0 || offsets.back() != shape.total_tokens) {
-    throw Error(name + " attention: seq_offsets must run from 0 to total_tokens = " +
-                std::to_string(shape.total_tokens));
-  }
-  for (size_t s = 0; s + 1 < offsets.size(); ++s) {
-    const int64_t len = offsets[s + 1] - offsets[s];
-    if (len < 0 || len > shape.max_len) {
-      throw Error(name + " attention: sequence " + std::to_string(s) + " has length " +
-                  std::to_string(len) + ", outside [0, max_len = " + std::to_string(shape.max_len) +
-                  "]");
-    }
-  }
-  if (shape.total_tokens > 0 && (!problem.q || !problem.k || !problem.v || !problem.out)) {
-    throw Error(name + " attention: q, k, v and out must not be null");
-  }
-}
-
-Head head_of(const AttentionProblem& problem, int64_t seq, int head) {
-  const auto p = static_cast<size_t>(problem.shape.head_dim);
-  const size_t ld = static_cast<size_t>(problem.shape.num_heads) * p;
-  const auto begin = static_cast<size_t>(problem.seq_offsets[static_cast<size_t>(seq)]);
-  const size_t offset = begin * ld + static_cast<size_t>(head) * p;
-  const auto m = static_cast<size_t>(problem.seq_offsets[static_cast<size_t>(seq) + 1]) - begin;
-  return Head{
-      problem.q + offset, problem.k + offset, problem.v + offset, problem.out + offset, ld, m, p};
-}
-
 // Phase 0: the head's sizes, its pilot rows (drawn, or injected by tests)
 // and their scaled queries. A head of one token is finished here (softmax
 // over one key is the value itself); an empty one has nothing to do.
 void setup_head(HeadState& st, const AttentionProblem& problem, int64_t seq, int head,
                 SkeinVariant variant, int64_t features, const std::vector<int64_t>* pilot) {
-  st.h = head_of(problem, seq, head);
+  st.h = attn::head_of(problem, seq, head);
   st.seq = seq;
   st.head = head;
   st.chunks = 0;
@@ -725,7 +669,7 @@ struct Layout {
 }  // namespace
 
 size_t SkeinformerAttention::workspace_bytes(const AttentionShape& shape, int threads) const {
-  check_shape(shape, name());
+  attn::check_shape(shape, name());
   if (threads < 1) {
     throw Error(name() + " attention: threads must be >= 1, got " + std::to_string(threads));
   }
@@ -734,7 +678,7 @@ size_t SkeinformerAttention::workspace_bytes(const AttentionShape& shape, int th
 
 void SkeinformerAttention::run(const AttentionProblem& problem,
                                std::span<std::byte> workspace) const {
-  check_problem(problem, name());
+  attn::check_problem(problem, name());
   const AttentionShape& shape = problem.shape;
   const Layout layout(shape, features_);
   if (reinterpret_cast<uintptr_t>(workspace.data()) % kWorkspaceAlignment != 0 ||
@@ -853,7 +797,7 @@ void run_one_head(const AttentionProblem& problem, int64_t seq, int head, SkeinV
 
 SkeinIndices SkeinformerAttention::draw_indices(const AttentionProblem& problem, int64_t seq,
                                                 int head) const {
-  check_problem(problem, name());
+  attn::check_problem(problem, name());
   // Draw into a scratch copy of the output rows, so problem.out is untouched.
   AttentionProblem copy = problem;
   const size_t count = static_cast<size_t>(problem.shape.total_tokens) * problem.shape.num_heads *
@@ -867,7 +811,7 @@ SkeinIndices SkeinformerAttention::draw_indices(const AttentionProblem& problem,
 
 void SkeinformerAttention::run_head_with_indices(const AttentionProblem& problem, int64_t seq,
                                                  int head, const SkeinIndices& indices) const {
-  check_problem(problem, name());
+  attn::check_problem(problem, name());
   const int64_t m = problem.seq_offsets[static_cast<size_t>(seq) + 1] -
                     problem.seq_offsets[static_cast<size_t>(seq)];
   for (int64_t c : indices.columns) {
