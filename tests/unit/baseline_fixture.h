@@ -1,4 +1,4 @@
-// Shared fixture of the baseline attention tests (nystrom, performer,
+// Shared fixture of the attention tests (skeinformer and the baselines nystrom, performer,
 // linformer, informer, bigbird): an aligned NaN-filled workspace, a packed
 // Gaussian problem, a runner, one (sequence, head) in double, and the checks
 // every method gets (thread determinism, packing, extreme logits).

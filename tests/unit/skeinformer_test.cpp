@@ -24,80 +24,18 @@
 #include "attention/exact.h"
 #include "attention/skeinformer.h"
 #include "attention/vmean.h"
+#include "baseline_fixture.h"
 #include "core/rng.h"
 #include "core/spectral_norm.h"
 
 namespace skein {
 namespace {
 
-// 64-byte aligned bytes, NaN-filled so reads before writes show up.
-class Workspace {
- public:
-  explicit Workspace(size_t bytes)
-      : bytes_(std::max<size_t>(bytes, 64)),
-        data_(static_cast<std::byte*>(::operator new (bytes_, std::align_val_t{64}))) {
-    std::memset(data_, 0xFF, bytes_);
-  }
-  ~Workspace() { ::operator delete (data_, std::align_val_t{64}); }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  std::span<std::byte> span() { return {data_, bytes_}; }
-
- private:
-  size_t bytes_;
-  std::byte* data_;
-};
-
-// Packed q, k, v (Gaussian, q times logit_scale) as attention.h lays them out.
-struct Problem {
-  std::vector<int64_t> offsets{0};
-  std::vector<float> q, k, v, out;
-  AttentionShape shape;
-  uint64_t seed = 1;
-  int64_t layer = 0;
-
-  Problem(const std::vector<int64_t>& lengths, int heads, int head_dim, uint32_t data_seed,
-          float logit_scale = 1.0f) {
-    for (int64_t len : lengths) {
-      offsets.push_back(offsets.back() + len);
-      shape.max_len = std::max(shape.max_len, len);
-    }
-    shape.num_seqs = static_cast<int64_t>(lengths.size());
-    shape.total_tokens = offsets.back();
-    shape.num_heads = heads;
-    shape.head_dim = head_dim;
-    const size_t count = static_cast<size_t>(shape.total_tokens) * heads * head_dim;
-    std::mt19937 rng(data_seed);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (auto* values : {&q, &k, &v}) {
-      values->resize(count);
-      for (float& x : *values) x = normal(rng);
-    }
-    for (float& x : q) x *= logit_scale;
-    out.assign(count, std::numeric_limits<float>::quiet_NaN());
-  }
-
-  AttentionProblem view() {
-    AttentionProblem p;
-    p.q = q.data();
-    p.k = k.data();
-    p.v = v.data();
-    p.out = out.data();
-    p.seq_offsets = offsets;
-    p.shape = shape;
-    p.seed = seed;
-    p.layer = layer;
-    return p;
-  }
-  size_t width() const { return static_cast<size_t>(shape.num_heads * shape.head_dim); }
-};
-
-std::vector<float> run_method(const AttentionMethod& method, Problem& problem, int threads = 2) {
-  Workspace ws(method.workspace_bytes(problem.shape, threads));
-  std::fill(problem.out.begin(), problem.out.end(), std::numeric_limits<float>::quiet_NaN());
-  method.run(problem.view(), ws.span());
-  return problem.out;
-}
+// The aligned workspace, packed Gaussian problem and runner the baseline
+// methods' tests share.
+using Problem = testing::PackedProblem;
+using Workspace = testing::AlignedWorkspace;
+using testing::run_method;
 
 // ---- The independent double-precision reference, one (sequence, head) ----
 
@@ -130,7 +68,8 @@ RefHead extract(const Problem& problem, size_t seq, size_t head) {
   for (auto [from, to] : {std::pair{&problem.q, &h.q}, {&problem.k, &h.k}, {&problem.v, &h.v}}) {
     to->resize(h.m * h.p);
     for (size_t i = 0; i < h.m; ++i) {
-      for (size_t c = 0; c < h.p; ++c) (*to)[i * h.p + c] = (*from)[(begin + i) * ld + head * h.p + c];
+      for (size_t c = 0; c < h.p; ++c)
+        (*to)[i * h.p + c] = (*from)[(begin + i) * ld + head * h.p + c];
     }
   }
   return h;
@@ -145,8 +84,8 @@ std::vector<double> reference(const RefHead& h, SkeinVariant variant, const Skei
     return out;
   }
   const bool pilot = variant != SkeinVariant::kUniform;
-  const bool reuse = variant == SkeinVariant::kSkeinformer || variant == SkeinVariant::kSimpleNorm ||
-                     variant == SkeinVariant::kNoNorm;
+  const bool reuse = variant == SkeinVariant::kSkeinformer ||
+                     variant == SkeinVariant::kSimpleNorm || variant == SkeinVariant::kNoNorm;
   // Pilot block B_J and the column weights w_i = ||B_J[:, i]|| ||V_i||.
   std::vector<std::vector<double>> b_rows;
   std::vector<double> weight(m, 1.0);
@@ -374,7 +313,8 @@ TEST_CASE("column sampler: subset frequencies match weighted sampling without re
   for (size_t i = 0; i < weights.size(); ++i) {
     double pi = 0.0;
     for (const auto& [subset, prob] : expected) {
-      if (std::find(subset.begin(), subset.end(), static_cast<int64_t>(i)) != subset.end()) pi += prob;
+      if (std::find(subset.begin(), subset.end(), static_cast<int64_t>(i)) != subset.end())
+        pi += prob;
     }
     const double sigma = std::sqrt(pi * (1 - pi) / kTrials) + 1e-12;
     CHECK(std::abs(inclusions[i] / double{kTrials} - pi) < 5 * sigma + 1e-12);
@@ -513,8 +453,8 @@ TEST_CASE("vmean: every row is the mean of V over its sequence") {
 }
 
 TEST_CASE("make_attention: the skeinformer family, features and its errors") {
-  for (const char* name : {"skeinformer", "skein-uniform", "skein-nonorm", "skein-simplenorm",
-                           "skein-nopilot"}) {
+  for (const char* name :
+       {"skeinformer", "skein-uniform", "skein-nonorm", "skein-simplenorm", "skein-nopilot"}) {
     const auto method = make_attention(nlohmann::json{{"method", name}});
     CHECK(method->name() == name);
     const auto* skein = dynamic_cast<const SkeinformerAttention*>(method.get());
@@ -526,8 +466,9 @@ TEST_CASE("make_attention: the skeinformer family, features and its errors") {
   for (const nlohmann::json& bad : {nlohmann::json(0), nlohmann::json(-3), nlohmann::json(2.5),
                                     nlohmann::json("64"), nlohmann::json(true), nlohmann::json()}) {
     CAPTURE(bad.dump());
-    CHECK_THROWS_WITH_AS(make_attention(nlohmann::json{{"method", "skeinformer"}, {"features", bad}}),
-                         doctest::Contains("\"features\" must be a positive integer"), Error);
+    CHECK_THROWS_WITH_AS(
+        make_attention(nlohmann::json{{"method", "skeinformer"}, {"features", bad}}),
+        doctest::Contains("\"features\" must be a positive integer"), Error);
   }
   CHECK_THROWS_WITH_AS(make_attention(nlohmann::json{{"method", "skeinformer"}, {"feature", 3}}),
                        doctest::Contains("unknown parameter \"feature\""), Error);
@@ -602,10 +543,10 @@ TEST_CASE("skeinformer quality: spectral error falls with d and beats vmean and 
   }
   const double uniform = mean_error(SkeinformerAttention(SkeinVariant::kUniform, 256), kSeeds);
   const double vmean = mean_error(*make_attention(nlohmann::json{{"method", "vmean"}}), 1);
-  MESSAGE("mean relative spectral error over " << kSeeds << " seeds, n = 1024: skeinformer d=32 "
-          << skein_errors[0] << ", d=64 " << skein_errors[1] << ", d=128 " << skein_errors[2]
-          << ", d=256 " << skein_errors[3] << "; skein-uniform d=256 " << uniform << "; vmean "
-          << vmean);
+  MESSAGE("mean relative spectral error over "
+          << kSeeds << " seeds, n = 1024: skeinformer d=32 " << skein_errors[0] << ", d=64 "
+          << skein_errors[1] << ", d=128 " << skein_errors[2] << ", d=256 " << skein_errors[3]
+          << "; skein-uniform d=256 " << uniform << "; vmean " << vmean);
   for (size_t i = 1; i < skein_errors.size(); ++i) CHECK(skein_errors[i] < skein_errors[i - 1]);
   CHECK(skein_errors.back() < uniform);
   CHECK(skein_errors.back() < vmean);
@@ -630,8 +571,10 @@ TEST_CASE("skeinformer parity with the PyTorch reference") {
   REQUIRE_MESSAGE(file.good(), "cannot open " << path);
   const auto doc = nlohmann::json::parse(file);
   const std::map<std::string, SkeinVariant> variants{
-      {"skeinformer", SkeinVariant::kSkeinformer}, {"skein-uniform", SkeinVariant::kUniform},
-      {"skein-nonorm", SkeinVariant::kNoNorm},     {"skein-simplenorm", SkeinVariant::kSimpleNorm},
+      {"skeinformer", SkeinVariant::kSkeinformer},
+      {"skein-uniform", SkeinVariant::kUniform},
+      {"skein-nonorm", SkeinVariant::kNoNorm},
+      {"skein-simplenorm", SkeinVariant::kSimpleNorm},
       {"skein-nopilot", SkeinVariant::kNoPilot}};
   size_t checked = 0;
   double worst = 0.0;
