@@ -26,11 +26,13 @@ size_t float_bytes(size_t count) {
   return aligned_size(count * sizeof(float));
 }
 
+}  // namespace
+
 void copy_rows(const float* from, size_t ld, size_t rows, size_t p, float* to) {
   for (size_t r = 0; r < rows; ++r) std::copy_n(from + r * ld, p, to + r * p);
 }
 
-// Online-softmax step of one panel (as in exact.cpp): scores in `probs` become
+// Online-softmax step of one panel: scores in `probs` become
 // e^(score − new max), the running sum is rescaled, `rescale` gets the factor.
 void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
                     float* rescale) {
@@ -50,8 +52,6 @@ void update_softmax(float* probs, size_t keys, const float* new_max, float* row_
     factor.store_aligned(rescale + half);
   }
 }
-
-}  // namespace
 
 size_t round_up(size_t n, size_t to) {
   return (n + to - 1) / to * to;

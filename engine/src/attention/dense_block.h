@@ -3,8 +3,8 @@
 // strided view, the per-thread dispatch over (sequence, head) tasks, and dense
 // softmax attention of a set of queries against a set of keys, computed
 // flash-attention style with the panel kernels (the same blocking as
-// engine/src/attention/exact.cpp, which stays independent of this file).
-// skeinformer.cpp uses its problem checks and head view too.
+// engine/src/attention/exact.cpp). exact.cpp and skeinformer.cpp use its row
+// copy and online-softmax step; skeinformer.cpp its problem checks and head view.
 #pragma once
 
 #include <array>
@@ -72,6 +72,16 @@ struct HeadView {
 };
 
 HeadView head_of(const AttentionProblem& problem, int64_t seq, int head);
+
+/// rows × p floats from rows `ld` apart to contiguous `to`.
+void copy_rows(const float* from, size_t ld, size_t rows, size_t p, float* to);
+
+/// Online-softmax step of one kPanelWidth-wide panel: the scores in `probs`
+/// ([keys][kPanelWidth]) become e^(score − new max), the running row sum is
+/// rescaled to the new max and the max stored; `rescale` gets the factor
+/// e^(old max − new max) for the caller's accumulator.
+void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
+                    float* rescale);
 
 /// Throws skein::Error (prefixed with `name`) on a bad shape or problem.
 void check_shape(const AttentionShape& shape, const std::string& name);

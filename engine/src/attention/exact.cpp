@@ -1,5 +1,7 @@
 #include "attention/exact.h"
 
+#include "attention/dense_block.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -126,38 +128,6 @@ void check_problem(const AttentionProblem& problem) {
   }
 }
 
-// The online-softmax step for one panel of queries once a key block's scores
-// are in `probs` and `new_max` holds the running max raised to cover them:
-// turn the scores into e^(score - new max) and rescale the running sum by
-// e^(old max - new max). The same factor, left in `rescale`, rescales the
-// output accumulator.
-void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
-                    float* rescale) {
-  for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-    const Batch max = Batch::load_aligned(new_max + half);
-    Batch block_sum(0.0f);
-    for (size_t j = 0; j < keys; ++j) {
-      float* p = probs + j * kPanelWidth + half;
-      const Batch e = simd::exp(Batch::load_aligned(p) - max);
-      e.store_aligned(p);
-      block_sum += e;
-    }
-    // On the first key block the old max is -inf and the factor e^-inf = 0.
-    const Batch factor = simd::exp(Batch::load_aligned(row_max + half) - max);
-    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
-        .store_aligned(row_sum + half);
-    max.store_aligned(row_max + half);
-    factor.store_aligned(rescale + half);
-  }
-}
-
-// rows × head_dim floats from rows `ld` apart to contiguous `to`.
-void copy_rows(const float* from, size_t ld, size_t rows, size_t head_dim, float* to) {
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t d = 0; d < head_dim; ++d) to[r * head_dim + d] = from[r * ld + d];
-  }
-}
-
 // queries_t and out_t are panel-major: the head_dim × kPanelWidth panel of
 // queries [panel, panel + kPanelWidth) starts at panel · head_dim, its rows
 // kPanelWidth floats apart. (With one row per feature across the whole block,
@@ -202,13 +172,14 @@ void attend(const AttentionProblem& problem, const QueryBlock& block, const Scra
   const simd::StridedMatrix value_block_t{s.values, 1, feature_stride};
   for (size_t key0 = 0; key0 < seq_len; key0 += kKeyBlock) {
     const size_t keys = std::min(kKeyBlock, seq_len - key0);
-    copy_rows(k_seq + key0 * ld, ld, keys, head_dim, s.keys);
-    copy_rows(v_seq + key0 * ld, ld, keys, head_dim, s.values);
+    attn::copy_rows(k_seq + key0 * ld, ld, keys, head_dim, s.keys);
+    attn::copy_rows(v_seq + key0 * ld, ld, keys, head_dim, s.values);
     for (size_t panel = 0; panel < padded; panel += kPanelWidth) {
       std::copy_n(s.row_max + panel, kPanelWidth, s.new_max);
       simd::panel_matmul_max(s.queries_t + panel * head_dim, kPanelWidth, key_block, keys, head_dim,
                              s.probs, kPanelWidth, s.new_max);
-      update_softmax(s.probs, keys, s.new_max, s.row_max + panel, s.row_sum + panel, s.rescale);
+      attn::update_softmax(s.probs, keys, s.new_max, s.row_max + panel, s.row_sum + panel,
+                           s.rescale);
       float* out_panel = s.out_t + panel * head_dim;
       if (key0 == 0) {
         simd::panel_matmul(s.probs, kPanelWidth, value_block_t, head_dim, keys, out_panel,

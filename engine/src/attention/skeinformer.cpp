@@ -251,34 +251,6 @@ size_t head_state_bytes(size_t p, size_t cap, size_t chunk_capacity) {
   return c.used();
 }
 
-// rows × p floats from rows `ld` apart to contiguous `to`.
-void copy_rows(const float* from, size_t ld, size_t rows, size_t p, float* to) {
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < p; ++c) to[r * p + c] = from[r * ld + c];
-  }
-}
-
-// Online-softmax step of one panel (see exact.cpp): scores in `probs` become
-// e^(score − new max), the running sum is rescaled, `rescale` gets the factor.
-void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
-                    float* rescale) {
-  for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-    const Batch max = Batch::load_aligned(new_max + half);
-    Batch block_sum(0.0f);
-    for (size_t j = 0; j < keys; ++j) {
-      float* at = probs + j * kPanelWidth + half;
-      const Batch e = simd::exp(Batch::load_aligned(at) - max);
-      e.store_aligned(at);
-      block_sum += e;
-    }
-    const Batch factor = simd::exp(Batch::load_aligned(row_max + half) - max);
-    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
-        .store_aligned(row_sum + half);
-    max.store_aligned(row_max + half);
-    factor.store_aligned(rescale + half);
-  }
-}
-
 // Transposed arrays are panel-major: the p × kPanelWidth panel of queries
 // [panel, panel + kPanelWidth) starts at panel · p and its rows are
 // kPanelWidth floats apart. Contiguous panels keep the kernels' operands in
@@ -308,12 +280,12 @@ void softmax_stats(const Head& h, const Scratch& s, const float* q_t, size_t pad
   const simd::StridedMatrix key_block{s.keys, static_cast<ptrdiff_t>(h.p), 1};
   for (size_t key0 = begin; key0 < end; key0 += kKeyBlock) {
     const size_t keys = std::min(kKeyBlock, end - key0);
-    copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
+    attn::copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
     for (size_t panel = 0; panel < padded; panel += kPanelWidth) {
       std::copy_n(row_max + panel, kPanelWidth, s.new_max);
       simd::panel_matmul_max(q_t + panel * h.p, kPanelWidth, key_block, keys, h.p, s.probs,
                              kPanelWidth, s.new_max);
-      update_softmax(s.probs, keys, s.new_max, row_max + panel, row_sum + panel, s.rescale);
+      attn::update_softmax(s.probs, keys, s.new_max, row_max + panel, row_sum + panel, s.rescale);
     }
   }
 }
@@ -359,8 +331,8 @@ void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant
   for (size_t key0 = begin; key0 < end; key0 += kKeyBlock) {
     const size_t keys = std::min(kKeyBlock, end - key0);
     if (pilot) {
-      copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
-      copy_rows(h.v + key0 * h.ld, h.ld, keys, h.p, s.values);
+      attn::copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
+      attn::copy_rows(h.v + key0 * h.ld, h.ld, keys, h.p, s.values);
       std::fill_n(s.col_acc, keys * kPanelWidth, 0.0f);
       for (size_t panel = 0; panel < st.dpad; panel += kPanelWidth) {
         simd::panel_matmul(st.pilot_q_t + panel * h.p, kPanelWidth, key_block, keys, h.p, s.probs,
