@@ -32,7 +32,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import export_model  # noqa: E402
 from reference import ModelForSC  # noqa: E402
-from skeinformer import skeinformer_attention  # noqa: E402
+from skeinformer_training import use_skeinformer  # noqa: E402
 
 MAX_SEQ_LEN = 4096
 
@@ -46,84 +46,9 @@ def model_config(num_classes, features):
     }
 
 
-def skeinformer_batched(q, k, v, features, pilot=None, columns=None):
-    """skeinformer.skeinformer_attention (variant "skeinformer") over G sequences of one length
-    at once: q, k, v [G, m, p]. Same formulas, same distributions; the indices may be injected
-    ([G, d] each) to check it against the reference (--self-check)."""
-    G, m, p = q.shape
-    if m <= 1:
-        return v.clone()
-    d = min(features, m - 1)
-    scale = 1.0 / math.sqrt(p)
-    if pilot is None:
-        pilot = torch.randint(0, m, (G, d))
-    rows = pilot[..., None].expand(G, d, p)
-    b = torch.softmax(q.gather(1, rows) @ k.transpose(1, 2) * scale, dim=-1)  # [G, d, m]
-    weights = b.norm(dim=1) * v.norm(dim=2)  # [G, m]
-    if columns is None:
-        columns = torch.multinomial(weights.detach(), d, replacement=False)
-    cols = columns[..., None].expand(G, columns.size(1), p)
-    k_sel, v_sel = k.gather(1, cols), v.gather(1, cols)
-    t = q @ k_sel.transpose(1, 2) * scale  # [G, m, d']
-    row_max = t.max(dim=2, keepdim=True).values
-    e = torch.exp(t - row_max)
-    g = torch.exp(t.mean(dim=2, keepdim=True) - row_max)
-    rest = (v.sum(dim=1) - v_sel.sum(dim=1))[:, None, :]
-    out = (e @ v_sel + g * rest) / (e.sum(dim=2, keepdim=True) + (m - columns.size(1)) * g)
-    return out.scatter(1, rows, b @ v)
-
-
-class SkeinformerAttention(torch.nn.Module):
-    """Drop-in for reference.SoftmaxAttention: Skeinformer per sequence and head over the real tokens
-    (mask == 1, a prefix), zeros on padded rows; sequences of equal length run together.
-    `exact` switches back to softmax attention."""
-
-    def __init__(self, features, softmax):
-        super().__init__()
-        self.features, self.softmax, self.exact = features, softmax, False
-
-    def forward(self, Q, K, V, mask):
-        if self.exact:
-            return self.softmax(Q, K, V, mask)
-        groups = collections.defaultdict(list)
-        for b, m in enumerate(mask.sum(dim=1).long().tolist()):
-            groups[m].append(b)
-        out = torch.zeros_like(V)
-        H, p = Q.size(1), Q.size(3)
-        for m, idx in groups.items():
-            sel = torch.tensor(idx)
-            q, k, v = (X.index_select(0, sel)[:, :, :m].reshape(-1, m, p) for X in (Q, K, V))
-            out[idx, :, :m] = skeinformer_batched(q, k, v, self.features).reshape(len(idx), H, m, p)
-        return out
-
-
-def self_check():
-    """The batched Skeinformer equals the reference function with the same indices."""
-    torch.manual_seed(1)
-    q, k, v = torch.randn(3, 300, 32), torch.randn(3, 300, 32), torch.randn(3, 300, 32)
-    pilot = torch.randint(0, 300, (3, 64))
-    columns = torch.stack([torch.randperm(300)[:64] for _ in range(3)])
-    got = skeinformer_batched(q, k, v, 64, pilot, columns)
-    for i in range(3):
-        want = skeinformer_attention(q[i], k[i], v[i], pilot=pilot[i], columns=columns[i], features=64)
-        err = (got[i] - want).abs().max().item()
-        assert err < 1e-5, f"batched Skeinformer differs from the reference by {err}"
-    print("self-check: batched Skeinformer matches skeinformer.py")
-
-
 def build_model(num_classes, features):
     config = model_config(num_classes, features)
-    model = ModelForSC(config)
-    for i in range(config["num_layers"]):
-        mha = getattr(model.model, f"transformer_{i}").mha
-        mha.attn = SkeinformerAttention(features, mha.attn)
-    return model, config
-
-
-def set_exact(model, exact):
-    for module in model.modules():
-        if isinstance(module, SkeinformerAttention):
-            module.exact = exact
+    return use_skeinformer(ModelForSC(config), features), config
 
 
 def forward(model, ids, mask, offset=0, scale=None):
@@ -210,10 +135,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from CACHE/code-lang.ckpt")
-    parser.add_argument("--self-check", action="store_true", help="check the batched Skeinformer and exit")
     args = parser.parse_args()
-    if args.self_check:
-        return self_check()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
