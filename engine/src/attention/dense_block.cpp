@@ -41,11 +41,11 @@ void update_softmax(float* probs, size_t keys, const float* new_max, float* row_
     Batch block_sum(0.0f);
     for (size_t j = 0; j < keys; ++j) {
       float* at = probs + j * kPanelWidth + half;
-      const Batch e = simd::exp(Batch::load_aligned(at) - max);
+      const Batch e = simd::softmax_exp(Batch::load_aligned(at) - max);
       e.store_aligned(at);
       block_sum += e;
     }
-    const Batch factor = simd::exp(Batch::load_aligned(row_max + half) - max);
+    const Batch factor = simd::softmax_exp(Batch::load_aligned(row_max + half) - max);
     xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
         .store_aligned(row_sum + half);
     max.store_aligned(row_max + half);

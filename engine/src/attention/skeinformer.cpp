@@ -342,7 +342,7 @@ void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant
           const Batch inverse = Batch::load_aligned(st.pilot_inv_sum + panel + half);
           for (size_t j = 0; j < keys; ++j) {
             float* at = s.probs + j * kPanelWidth + half;
-            const Batch b = simd::exp(Batch::load_aligned(at) - max) * inverse;
+            const Batch b = simd::softmax_exp(Batch::load_aligned(at) - max) * inverse;
             b.store_aligned(at);
             float* col = s.col_acc + j * kPanelWidth + half;
             xsimd::fma(b, b, Batch::load_aligned(col)).store_aligned(col);
@@ -476,7 +476,7 @@ void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVari
         float* at = s.probs + j * kPanelWidth + half;
         const Batch t = Batch::load_aligned(at);
         t_sum += t;
-        const Batch e = simd::exp(t - max);
+        const Batch e = simd::softmax_exp(t - max);
         e.store_aligned(at);
         e_sum += e;
       }
@@ -486,7 +486,7 @@ void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVari
         denom = Batch::load_aligned(s.row_sum + panel + half);
       } else if (!simplenorm) {
         // mean_j t_ij <= max_j t_ij, so g <= 1: finite for any logits.
-        g = simd::exp(t_sum * inverse_dsel - max);
+        g = simd::softmax_exp(t_sum * inverse_dsel - max);
         denom = xsimd::fma(unselected, g, e_sum);
       }
       g.store_aligned(s.gmean + half);
