@@ -103,8 +103,9 @@ def check_config(config):
     if config["embedding_dim"] != config["transformer_dim"]:
         raise ExportError("config", f"embedding_dim {config['embedding_dim']} != transformer_dim "
                                     f"{config['transformer_dim']}")
-    if config["pooling_mode"] not in ("MEAN", "CLS"):
-        raise ExportError("config", f"pooling_mode {config['pooling_mode']!r}: expected 'MEAN' or 'CLS'")
+    if config["pooling_mode"] not in ("MEAN", "TOKEN_MEAN", "CLS"):
+        raise ExportError("config", f"pooling_mode {config['pooling_mode']!r}: "
+                                    "expected 'MEAN', 'TOKEN_MEAN' or 'CLS'")
     if config.get("tied_weights", False):
         raise ExportError("config", "tied_weights true is not supported (one set of weights per layer)")
     return sorted(set(config) - KNOWN_KEYS)
@@ -200,7 +201,7 @@ def build_nodes(config, dual):
         h = add(f"ffn_down-{i}", "linear", layer, [h], wb(f"{p}.mlpblock.3"))
         x = add(f"ffn_res-{i}", "add", layer, [h, x])
     x = add("norm-final", "layer_norm", "final", [x], wb("model.norm"), ln)
-    pool_op = "cls_pool" if config["pooling_mode"] == "CLS" else "mean_pool"
+    pool_op = config["pooling_mode"].lower() + "_pool"
     if dual:
         # The encoder ran on 2B sequences, tower 0's first: split them, then build the pair features.
         x = add("pool-final", pool_op, "final", [x])

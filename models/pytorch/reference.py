@@ -6,7 +6,8 @@ this file.
 
 Pre-LayerNorm encoder: token + learned position embedding; per layer
 X += ff(Attn(norm1(X))), X += mlp(norm2(X)) with a GELU MLP; final LayerNorm,
-output multiplied by the mask; pooling MEAN (over the padded length) or CLS;
+output multiplied by the mask; pooling MEAN (over the padded length, as the LRA
+code), TOKEN_MEAN (over the real tokens; skein's own addition) or CLS;
 head Linear -> ReLU -> Linear. The dual-tower variant (LRA retrieval) encodes
 two sequences with the same encoder and classifies
 [X0, X1, X0 * X1, X0 - X1].
@@ -17,7 +18,7 @@ E [num_head, linformer_k, max_seq_len] per layer, `mha.attn.E`, applied to the
 masked K and V as in the LRA code). The config is the LRA code's dictionary;
 the keys read here are vocab_size, embedding_dim (== transformer_dim),
 transformer_dim, transformer_hidden_dim, head_dim, num_head, num_layers,
-max_seq_len, pooling_mode ("MEAN" or "CLS"), num_classes, attn_type, and
+max_seq_len, pooling_mode ("MEAN", "TOKEN_MEAN" or "CLS"), num_classes, attn_type, and
 optionally dropout_prob / attention_dropout (training only; 0 when absent) and
 tied_weights (must be false).
 
@@ -156,13 +157,16 @@ class Model(nn.Module):
         return self.norm(X) * mask[:, :, None]
 
 
-def pooling(inp, mode):
-    """CLS: the first row. MEAN: mean over the padded length (padded rows are zero)."""
+def pooling(inp, mode, mask):
+    """CLS: the first row. MEAN: mean over the padded length (padded rows are zero).
+    TOKEN_MEAN: mean over the real tokens (mask == 1)."""
     if mode == "CLS":
         return inp[:, 0, :]
     if mode == "MEAN":
         return inp.mean(dim=1)
-    raise ValueError(f"config: pooling_mode {mode!r}: expected 'MEAN' or 'CLS'")
+    if mode == "TOKEN_MEAN":
+        return inp.sum(dim=1) / mask.sum(dim=1, keepdim=True)
+    raise ValueError(f"config: pooling_mode {mode!r}: expected 'MEAN', 'TOKEN_MEAN' or 'CLS'")
 
 
 def append_cls(inp, mask, vocab_size):
@@ -184,8 +188,8 @@ class SCHead(nn.Module):
             nn.ReLU(),
             nn.Linear(config["transformer_hidden_dim"], config["num_classes"]))
 
-    def forward(self, inp):
-        pooled = pooling(inp, self.pooling_mode)
+    def forward(self, inp, mask):
+        pooled = pooling(inp, self.pooling_mode, mask)
         return self.mlpblock(pooled), pooled
 
 
@@ -200,9 +204,9 @@ class SCHeadDual(nn.Module):
             nn.ReLU(),
             nn.Linear(config["transformer_hidden_dim"], config["num_classes"]))
 
-    def forward(self, inp_0, inp_1):
-        X_0 = pooling(inp_0, self.pooling_mode)
-        X_1 = pooling(inp_1, self.pooling_mode)
+    def forward(self, inp_0, inp_1, mask_0, mask_1):
+        X_0 = pooling(inp_0, self.pooling_mode, mask_0)
+        X_1 = pooling(inp_1, self.pooling_mode, mask_1)
         pooled = torch.cat([X_0, X_1, X_0 * X_1, X_0 - X_1], dim=-1)
         return self.mlpblock(pooled), pooled
 
@@ -227,7 +231,7 @@ class ModelForSC(nn.Module):
 
     def forward(self, input_ids_0, mask_0):
         input_ids_0, mask_0 = _prepare(input_ids_0, mask_0, self.pooling_mode, self.vocab_size)
-        return self.seq_classifer(self.model(input_ids_0, mask_0))
+        return self.seq_classifer(self.model(input_ids_0, mask_0), mask_0)
 
 
 class ModelForSCDual(nn.Module):
@@ -244,4 +248,5 @@ class ModelForSCDual(nn.Module):
     def forward(self, input_ids_0, input_ids_1, mask_0, mask_1):
         input_ids_0, mask_0 = _prepare(input_ids_0, mask_0, self.pooling_mode, self.vocab_size)
         input_ids_1, mask_1 = _prepare(input_ids_1, mask_1, self.pooling_mode, self.vocab_size)
-        return self.seq_classifer(self.model(input_ids_0, mask_0), self.model(input_ids_1, mask_1))
+        return self.seq_classifer(self.model(input_ids_0, mask_0), self.model(input_ids_1, mask_1),
+                                  mask_0, mask_1)

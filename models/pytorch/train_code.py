@@ -7,13 +7,14 @@ attention (skeinformer.py, the reference implementation) in training.
   /usr/bin/python3 models/pytorch/train_code.py --minutes 50 --out models/code-lang
 
 What the engine computes is what is trained: `skein classify` feeds a file's
-first max_seq_len (4096) bytes, pads the batch to max_seq_len and mean-pools
-over that padded length, so the pooled vector here is the sum over real tokens
-divided by 4096; a training crop's mean is scaled to the magnitude the engine gives
-the whole file (crop_scale). Skeinformer attention runs, as in the
-engine, on each sequence's real tokens only. Training crops are a file's prefix
-(half the time) or a random window of its first --keep-bytes bytes, of a length
-drawn per batch from --lengths; validation uses the engine's input (the prefix).
+first max_seq_len (4096) bytes and the model mean-pools over the file's real
+tokens (pooling "TOKEN_MEAN", skein's `token_mean_pool`), so a training crop is
+pooled the same way. Skeinformer attention runs, as in the engine, on each
+sequence's real tokens only. Training crops are a file's prefix (half the
+time) or a random window of the file, of a length drawn per batch from
+--lengths; validation uses the engine's input (the prefix). LRA's MEAN pooling
+(over the padded length) was tried first: it makes the pooled vector shrink
+with the file's length, and the model learned about half as fast.
 
 Prints progress; checkpoints to CACHE/code-lang.ckpt every few minutes and
 keeps the best validation state, which is exported to --out at the end.
@@ -41,7 +42,7 @@ def model_config(num_classes, features):
     return {
         "vocab_size": 258, "embedding_dim": 64, "transformer_dim": 64, "transformer_hidden_dim": 128,
         "head_dim": 32, "num_head": 2, "num_layers": 2, "max_seq_len": MAX_SEQ_LEN,
-        "pooling_mode": "MEAN", "num_classes": num_classes, "attn_type": "softmax",
+        "pooling_mode": "TOKEN_MEAN", "num_classes": num_classes, "attn_type": "softmax",
         "dropout_prob": 0.0, "attention_dropout": 0.0, "nb_features": features,
     }
 
@@ -51,19 +52,17 @@ def build_model(num_classes, features):
     return use_skeinformer(ModelForSC(config), features), config
 
 
-def forward(model, ids, mask, offset=0, scale=None):
-    """Logits as the engine computes them: mean pooling over a padded length of MAX_SEQ_LEN.
-    reference.Model.forward, except that positions may start at `offset` (training crops from a
-    file's middle sit at a random offset, so every position embedding up to 4096 is trained).
-    scale [B] replaces 1 / MAX_SEQ_LEN for training crops (see crop_scale)."""
+def forward(model, ids, mask, offset=0):
+    """Logits as the engine computes them (reference.Model.forward and TOKEN_MEAN pooling), except
+    that positions may start at `offset`: training crops from a file's middle sit at a random
+    offset, so every position embedding up to 4096 is trained."""
     enc = model.model
     positions = torch.arange(offset, offset + ids.size(1))
     x = enc.embeddings.dropout(enc.embeddings.word_embeddings(ids) + enc.embeddings.position_embeddings(positions)[None])
     for i in range(enc.num_layers):
         x = getattr(enc, f"transformer_{i}")(x, mask)
     x = enc.norm(x) * mask[:, :, None]
-    pooled = x.sum(dim=1) / MAX_SEQ_LEN if scale is None else x.sum(dim=1) * scale[:, None]
-    return model.seq_classifer.mlpblock(pooled)
+    return model.seq_classifer.mlpblock(x.sum(dim=1) / mask.sum(dim=1, keepdim=True))
 
 
 def to_batch(crops):
@@ -98,12 +97,6 @@ def crop(data, length, rng):
         return data[:length]
     start = rng.randrange(len(data) - length + 1)
     return data[start:start + length]
-
-
-def crop_scale(crops, files):
-    """Pooling factor that gives a crop the magnitude the engine gives its file: the engine sums
-    min(size, 4096) rows and divides by 4096, so a crop's mean is scaled by min(size, 4096) / 4096."""
-    return torch.tensor([min(f["size"], MAX_SEQ_LEN) / MAX_SEQ_LEN / len(c) for c, f in zip(crops, files)])
 
 
 @torch.no_grad()
@@ -181,7 +174,7 @@ def main():
         ids, mask = to_batch(crops)
         offset = rng.randrange(MAX_SEQ_LEN - ids.size(1) + 1) if rng.random() < 0.5 else 0
         target = torch.tensor([class_index[f["label"]] for f in files])
-        logits = forward(model, ids, mask, offset, crop_scale(crops, files))
+        logits = forward(model, ids, mask, offset)
         loss = F.cross_entropy(logits, target)
         opt.zero_grad()
         loss.backward()

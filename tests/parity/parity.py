@@ -68,6 +68,9 @@ CASES = [
               full=[1, 7, 512, 1024], padded=[7, 512]),
     ModelCase("ckpt", lra_config(vocab_size=512, max_seq_len=2048, num_classes=3, mixed_precision=True),
               full=[1, 7, 2048], padded=[512], via_cli=True, ids_dtype=np.int64),
+    # Mean over each sequence's real tokens (token_mean_pool): padded batches must not dilute it.
+    ModelCase("token_mean", lra_config(pooling_mode="TOKEN_MEAN", max_seq_len=1024, num_classes=4),
+              full=[1, 7, 1024], padded=[7, 512]),
     # Linformer: the learned E of every layer goes through export.py and the loader.
     ModelCase("linformer", lra_config(attn_type="linformer", linformer_k=32, max_seq_len=1024),
               full=[1, 7, 1024], padded=[7, 512]),

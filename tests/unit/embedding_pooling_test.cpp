@@ -54,27 +54,34 @@ TEST_CASE("embedding adds token and per-sequence position rows") {
   }
 }
 
-TEST_CASE("mean_pool divides the sum by the given divisor; cls_pool takes the first row") {
+TEST_CASE(
+    "mean_pool divides the sum by the given divisor, token_mean_pool by the sequence's length; "
+    "cls_pool takes the first row") {
   for (const auto& lengths : kBatches) {
     for (int64_t width : kWidths) {
       std::vector<int64_t> offsets = offsets_of(lengths);
       std::vector<float> x = random_floats(offsets.back() * width, 4);
       auto seqs = static_cast<int64_t>(lengths.size());
       std::vector<float> mean(seqs * width + 1, -7.0f), cls(seqs * width + 1, -7.0f);
+      std::vector<float> token_mean(seqs * width + 1, -7.0f);
       const double divisor = 1024;
       skein::ops::mean_pool(x.data(), offsets, width, divisor, mean.data());
       skein::ops::cls_pool(x.data(), offsets, width, cls.data());
+      skein::ops::token_mean_pool(x.data(), offsets, width, token_mean.data());
       for (int64_t s = 0; s < seqs; ++s) {
         for (int64_t c = 0; c < width; ++c) {
           double sum = 0;
           for (int64_t t = offsets[s]; t < offsets[s + 1]; ++t) sum += x[t * width + c];
           // Reference sums in double too; the result differs by float rounding only.
           CHECK(mean[s * width + c] == doctest::Approx(sum / divisor).epsilon(1e-6));
+          const auto length = static_cast<double>(offsets[s + 1] - offsets[s]);
+          CHECK(token_mean[s * width + c] == doctest::Approx(sum / length).epsilon(1e-6));
           CHECK(cls[s * width + c] == x[offsets[s] * width + c]);
         }
       }
       CHECK(mean.back() == -7.0f);
       CHECK(cls.back() == -7.0f);
+      CHECK(token_mean.back() == -7.0f);
     }
   }
 }

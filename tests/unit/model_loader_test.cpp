@@ -107,7 +107,7 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
       "model.config: missing field 'max_seq_len'");
   expect_rejected(
       "pooling", [](TinyModel& m) { m.doc["config"]["pooling"] = "max"; },
-      "model.config.pooling: expected \"mean\" or \"cls\", got \"max\"");
+      "model.config.pooling: expected \"mean\", \"token_mean\" or \"cls\", got \"max\"");
   expect_rejected(
       "tokenizer", [](TinyModel& m) { m.doc["tokenizer"]["type"] = "bpe"; },
       "model.tokenizer.type: unknown tokenizer 'bpe'");

@@ -22,7 +22,7 @@ struct ModelConfig {
   int64_t num_layers = 0;
   int64_t max_seq_len = 0;  // the padded length the model was trained at
   int64_t num_classes = 0;
-  std::string pooling;  // "mean" or "cls"
+  std::string pooling;  // "mean" (over the padded length), "token_mean" or "cls"
   bool dual = false;    // two-tower model: inputs come in pairs
 };
 

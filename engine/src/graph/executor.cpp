@@ -84,6 +84,9 @@ class NodeRunner {
       case OpKind::MeanPool:
         ops::mean_pool(input(node, 0), in_.seq_offsets, out_desc.width, in_.padded_length, out);
         break;
+      case OpKind::TokenMeanPool:
+        ops::token_mean_pool(input(node, 0), in_.seq_offsets, out_desc.width, out);
+        break;
       case OpKind::ClsPool:
         ops::cls_pool(input(node, 0), in_.seq_offsets, out_desc.width, out);
         break;

@@ -26,6 +26,8 @@ const char* op_name(OpKind op) {
       return "concat";
     case OpKind::MeanPool:
       return "mean_pool";
+    case OpKind::TokenMeanPool:
+      return "token_mean_pool";
     case OpKind::ClsPool:
       return "cls_pool";
     case OpKind::Tower:

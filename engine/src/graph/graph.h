@@ -23,6 +23,7 @@ enum class OpKind {
   Sub,
   Concat,
   MeanPool,
+  TokenMeanPool,
   ClsPool,
   Tower,
 };

@@ -86,8 +86,9 @@ ModelConfig read_config(const json& doc, const Context& root) {
   cfg.max_seq_len = read_int(c, "max_seq_len", ctx, 1, kMaxSeqLen);
   cfg.num_classes = read_int(c, "num_classes", ctx, 1, kMaxDim);
   cfg.pooling = read_string(c, "pooling", ctx);
-  if (cfg.pooling != "mean" && cfg.pooling != "cls") {
-    ctx.field("pooling").fail("expected \"mean\" or \"cls\", got \"" + cfg.pooling + "\"");
+  if (cfg.pooling != "mean" && cfg.pooling != "token_mean" && cfg.pooling != "cls") {
+    ctx.field("pooling").fail("expected \"mean\", \"token_mean\" or \"cls\", got \"" + cfg.pooling +
+                              "\"");
   }
   const json& dual = require(c, "dual", ctx);
   if (!dual.is_boolean()) ctx.field("dual").fail("expected true or false, got " + dual.dump());
@@ -116,6 +117,7 @@ const std::unordered_map<std::string, OpSchema>& op_schemas() {
       {"sub", {OpKind::Sub, 2, 2, {}, {}}},
       {"concat", {OpKind::Concat, 2, 64, {}, {}}},
       {"mean_pool", {OpKind::MeanPool, 1, 1, {}, {}}},
+      {"token_mean_pool", {OpKind::TokenMeanPool, 1, 1, {}, {}}},
       {"cls_pool", {OpKind::ClsPool, 1, 1, {}, {}}},
       {"tower", {OpKind::Tower, 1, 1, {}, {"index"}}},
   };
@@ -348,6 +350,7 @@ class GraphBuilder {
         return {"", a.rows, node.op == OpKind::Concat ? width : a.width};
       }
       case OpKind::MeanPool:
+      case OpKind::TokenMeanPool:
       case OpKind::ClsPool: {
         const TensorDesc& x = input(node, 0);
         if (x.rows != RowKind::Tokens) {

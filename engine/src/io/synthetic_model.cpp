@@ -106,8 +106,7 @@ SyntheticModel make_synthetic_model(const ModelConfig& cfg, uint32_t seed,
     x = t("ffn_res");
   }
   g.layer_norm("norm-final", "final", x, "norm-final", dim);
-  g.node("pool-final", cfg.pooling == "cls" ? "cls_pool" : "mean_pool", "final", {"norm-final"},
-         "pooled");
+  g.node("pool-final", cfg.pooling + "_pool", "final", {"norm-final"}, "pooled");
   g.linear("head_up", "head", "pooled", "head_up", dim, hidden);
   g.node("head_relu", "relu", "head", {"head_up"}, "head_relu");
   g.linear("head_out", "head", "head_relu", "logits", hidden, cfg.num_classes);

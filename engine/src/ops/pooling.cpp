@@ -5,7 +5,11 @@
 
 namespace skein::ops {
 
-void mean_pool(const float* x, std::span<const int64_t> offsets, int64_t width, double divisor,
+namespace {
+
+// y[s] = (sum of the rows of sequence s) / divisor(its row count).
+template <class Divisor>
+void mean_rows(const float* x, std::span<const int64_t> offsets, int64_t width, Divisor divisor,
                float* y) {
   // Accumulate in double: sequences reach a million rows.
   std::vector<double> sum(static_cast<size_t>(width));
@@ -15,8 +19,24 @@ void mean_pool(const float* x, std::span<const int64_t> offsets, int64_t width, 
       const float* row = x + t * width;
       for (int64_t c = 0; c < width; ++c) sum[c] += row[c];
     }
-    for (int64_t c = 0; c < width; ++c) y[s * width + c] = static_cast<float>(sum[c] / divisor);
+    const double d = divisor(offsets[s + 1] - offsets[s]);
+    for (int64_t c = 0; c < width; ++c) {
+      y[s * width + c] = d > 0 ? static_cast<float>(sum[c] / d) : 0.0f;
+    }
   }
+}
+
+}  // namespace
+
+void mean_pool(const float* x, std::span<const int64_t> offsets, int64_t width, double divisor,
+               float* y) {
+  mean_rows(
+      x, offsets, width, [divisor](int64_t) { return divisor; }, y);
+}
+
+void token_mean_pool(const float* x, std::span<const int64_t> offsets, int64_t width, float* y) {
+  mean_rows(
+      x, offsets, width, [](int64_t rows) { return static_cast<double>(rows); }, y);
 }
 
 void cls_pool(const float* x, std::span<const int64_t> offsets, int64_t width, float* y) {

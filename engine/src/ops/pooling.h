@@ -12,6 +12,10 @@ namespace skein::ops {
 void mean_pool(const float* x, std::span<const int64_t> offsets, int64_t width, double divisor,
                float* y);
 
+/// y[s] = (sum of the rows of sequence s) / its number of rows: the mean over
+/// the real tokens (0 for a sequence without rows).
+void token_mean_pool(const float* x, std::span<const int64_t> offsets, int64_t width, float* y);
+
 /// y[s] = the first row of sequence s.
 void cls_pool(const float* x, std::span<const int64_t> offsets, int64_t width, float* y);
 
