@@ -152,6 +152,9 @@ def main():
         opt.load_state_dict(saved["opt"])
         state = saved["state"]
         print(f"resumed at step {state['step']}, {state['elapsed'] / 60:.1f} min", flush=True)
+        # A fresh stream for the batches after the checkpoint, not a replay of the first ones.
+        rng = random.Random(args.seed * 1_000_003 + state["step"])
+        torch.manual_seed(args.seed * 1_000_003 + state["step"])
 
     budget = args.minutes * 60
     lengths = [int(x) for x in args.lengths.split(",")]
