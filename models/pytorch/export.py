@@ -22,7 +22,7 @@ import safetensors_io  # noqa: E402
 
 
 class ExportError(ValueError):
-    """A one-line error: `source` is what was wrong ("config", "state dict", "labels"), the
+    """A one-line error: `source` is what was wrong ("config", "state dict", "labels", "vocab"), the
     message names the key, tensor or value."""
 
     def __init__(self, source, message):
@@ -218,7 +218,19 @@ def build_nodes(config, dual):
     return nodes
 
 
-def model_json(config, dual, labels, name):
+def words_tokenizer(vocab, config):
+    """The model.json `words` tokenizer: whitespace-separated token i of vocab becomes id i."""
+    if not vocab or not all(isinstance(t, str) and t.split() == [t] for t in vocab):
+        raise ExportError("vocab", "expected a non-empty list of tokens without whitespace")
+    duplicates = sorted({t for t in vocab if vocab.count(t) > 1})
+    if duplicates:
+        raise ExportError("vocab", f"duplicate token(s) {name_list(duplicates)}")
+    if len(vocab) > config["vocab_size"]:
+        raise ExportError("vocab", f"{len(vocab)} tokens, config vocab_size is {config['vocab_size']}")
+    return {"type": "words", "vocab": list(vocab)}
+
+
+def model_json(config, dual, labels, name, tokenizer=None):
     doc = {
         "format": "skein",
         "format_version": 1,
@@ -230,7 +242,7 @@ def model_json(config, dual, labels, name):
             "max_seq_len": config["max_seq_len"], "pooling": config["pooling_mode"].lower(),
             "num_classes": config["num_classes"], "dual": dual,
         },
-        "tokenizer": {"type": "bytes", "offset": 1},
+        "tokenizer": tokenizer or {"type": "bytes", "offset": 1},
         "attention": attention_spec(config),
         "labels": labels,
         "outputs": {"logits": "logits", "pooled": "pooled"},
@@ -258,8 +270,9 @@ def to_f32(name, tensor):
     return tensor.detach().cpu().float().contiguous().numpy()
 
 
-def export_model(model_or_state_dict, config, out_dir, labels=None, name=None, dual=None):
-    """Writes out_dir/model.json and out_dir/model.safetensors. dual=None infers it from the head's width."""
+def export_model(model_or_state_dict, config, out_dir, labels=None, name=None, dual=None, vocab=None):
+    """Writes out_dir/model.json and out_dir/model.safetensors. dual=None infers it from the head's width.
+    vocab (a list of tokens) selects the `words` tokenizer; without it the tokenizer is bytes + 1."""
     unknown = check_config(config)
     if unknown:
         print(f"export: note: ignoring unknown config key(s): {', '.join(unknown)}", file=sys.stderr)
@@ -269,6 +282,7 @@ def export_model(model_or_state_dict, config, out_dir, labels=None, name=None, d
         dual = head is not None and head.shape[-1] == 4 * config["transformer_dim"]
     if labels is not None and len(labels) != config["num_classes"]:
         raise ExportError("labels", f"{len(labels)} given, config num_classes is {config['num_classes']}")
+    tokenizer = words_tokenizer(vocab, config) if vocab is not None else None
     shapes = expected_tensors(config, dual)
     check_tensors(state, shapes, config, dual)
     tensors = {n: to_f32(n, state[n]) for n in shapes}
@@ -277,7 +291,7 @@ def export_model(model_or_state_dict, config, out_dir, labels=None, name=None, d
     safetensors_io.write(os.path.join(out_dir, "model.safetensors"), tensors,
                          metadata={"producer": "skein models/pytorch/export.py"})
     with open(os.path.join(out_dir, "model.json"), "w") as f:
-        f.write(model_json(config, dual, labels, name))
+        f.write(model_json(config, dual, labels, name, tokenizer))
 
 
 def load_config(path):
@@ -301,6 +315,11 @@ def load_state_dict(path):
     return state
 
 
+def load_vocab(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
 def main():
     parser = argparse.ArgumentParser(description="Export a reference-layout PyTorch model to skein's format.")
     parser.add_argument("--state-dict", required=True, help="torch.save'd state dict or {'model_state_dict': ...}")
@@ -309,13 +328,16 @@ def main():
     parser.add_argument("--labels", help="comma-separated class names, num_classes of them")
     parser.add_argument("--name", help="model name (default: the output directory's name)")
     parser.add_argument("--dual", action="store_true", help="two-tower model (LRA retrieval head)")
+    parser.add_argument("--vocab", help="file of tokens, one a line (line i is id i): the words tokenizer; "
+                                        "default: bytes, id = byte + 1")
     args = parser.parse_args()
-    sources = {"config": args.config, "state dict": args.state_dict}
+    sources = {"config": args.config, "state dict": args.state_dict, "vocab": args.vocab}
     try:
         config = load_config(args.config)
         state = load_state_dict(args.state_dict)
         labels = args.labels.split(",") if args.labels else None
-        export_model(state, config, args.out, labels=labels, name=args.name, dual=args.dual)
+        vocab = load_vocab(args.vocab) if args.vocab else None
+        export_model(state, config, args.out, labels=labels, name=args.name, dual=args.dual, vocab=vocab)
     except ExportError as e:
         print(f"export: {sources.get(e.source, e.source)}: {e.message}", file=sys.stderr)
         sys.exit(1)
