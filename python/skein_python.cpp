@@ -142,9 +142,10 @@ py::tuple session_run(skein::Session& session, const py::object& ids, const py::
   return py::make_tuple(to_numpy(result.logits), to_numpy(result.pooled));
 }
 
-// One classify() item: raw bytes, or a path whose first max_seq_len bytes are read.
+// One classify() item: raw bytes, or a path whose beginning is read (Model::input_byte_limit).
 struct Item {
   py::object source;
+  std::string path;  // empty for bytes
   std::vector<uint8_t> bytes;
   bool truncated = false;
 };
@@ -154,17 +155,34 @@ Item read_item(const py::handle& obj, int64_t max_bytes) {
   item.source = py::reinterpret_borrow<py::object>(obj);
   if (py::isinstance<py::bytes>(obj) || py::isinstance<py::bytearray>(obj)) {
     const std::string data = py::bytes(item.source).cast<std::string>();
-    item.truncated = static_cast<int64_t>(data.size()) > max_bytes;
-    const size_t keep = std::min(data.size(), static_cast<size_t>(max_bytes));
+    const size_t keep =
+        max_bytes < 0 ? data.size() : std::min(data.size(), static_cast<size_t>(max_bytes));
+    item.truncated = keep < data.size();
     item.bytes.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(keep));
     if (item.bytes.empty()) throw skein::Error("classify: empty input");
     return item;
   }
-  const std::string path = py::module_::import("os").attr("fspath")(obj).cast<std::string>();
-  skein::cli::TextInput text = skein::cli::read_text_prefix(path, max_bytes);
+  item.path = py::module_::import("os").attr("fspath")(obj).cast<std::string>();
+  skein::cli::TextInput text = skein::cli::read_text_prefix(item.path, max_bytes);
   item.bytes = std::move(text.bytes);
   item.truncated = text.truncated;
   return item;
+}
+
+// An item's first max_seq_len token ids; an unknown word names the file, if any.
+std::vector<int32_t> item_ids(const skein::Model& model, Item& item) {
+  std::vector<int32_t> ids;
+  try {
+    ids = model.tokenize(item.bytes);
+  } catch (const skein::Error& e) {
+    throw skein::Error((item.path.empty() ? "classify" : item.path) + ": " + e.what());
+  }
+  const auto max_len = static_cast<size_t>(model.config().max_seq_len);
+  if (ids.size() > max_len) {
+    ids.resize(max_len);
+    item.truncated = true;
+  }
+  return ids;
 }
 
 py::list session_classify(skein::Session& session, const py::object& items_obj) {
@@ -185,8 +203,8 @@ py::list session_classify(skein::Session& session, const py::object& items_obj) 
     std::vector<Item> items;
     std::vector<std::vector<int32_t>> ids;
     for (size_t i = begin; i < std::min(count, begin + kItemsPerBatch); ++i) {
-      items.push_back(read_item(items_list[i], model.config().max_seq_len));
-      ids.push_back(model.tokenize(items.back().bytes));
+      items.push_back(read_item(items_list[i], model.input_byte_limit()));
+      ids.push_back(item_ids(model, items.back()));
     }
     std::vector<std::span<const int32_t>> batch(ids.begin(), ids.end());
     skein::RunResult result;
@@ -341,11 +359,11 @@ PYBIND11_MODULE(skein, m) {
            "equal bit for bit to `skein run` on the same inputs and options.")
       .def("classify", &session_classify, py::arg("inputs"),
            "classify(inputs) -> list of dict\n\n"
-           "inputs: a path (str or os.PathLike), bytes, or a list of them. A file is read up\n"
-           "to the model's max_seq_len bytes, as by `skein classify`; longer bytes are truncated.\n"
+           "inputs: a path (str or os.PathLike), bytes, or a list of them, tokenized as by\n"
+           "`skein classify` and truncated to the model's max_seq_len tokens.\n"
            "Each dict holds input, label, class, probability (softmax of the top class),\n"
            "logits (float32 array), tokens and truncated. Raises skein.Error for an unreadable\n"
-           "or empty input.")
+           "or empty input, or a word outside a words tokenizer's vocabulary.")
       .def(
           "profile",
           [](const skein::Session& s, bool nodes) {

@@ -50,11 +50,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A loaded model must be self-consistent enough to describe itself and
     // to tokenize; running it is the job of the tokenizer target.
     if (verbose()) std::fprintf(stderr, "loaded\n");
-    SKEIN_FUZZ_CHECK(model->config().vocab_size >= 256);
     SKEIN_FUZZ_CHECK(!model->describe().empty());
-    const uint8_t probe[] = {0, 255};
-    for (int32_t id : model->tokenize(probe)) {
-      SKEIN_FUZZ_CHECK(id >= 0 && id < model->config().vocab_size);
+    // Every byte (bytes tokenizer) or vocabulary word (words) maps inside the vocabulary.
+    const std::vector<std::string>& words = model->vocabulary();
+    std::string probe = words.empty() ? std::string("\0\xff", 2) : "";
+    for (const std::string& w : words) probe += w + " ";
+    const std::vector<int32_t> ids =
+        model->tokenize({reinterpret_cast<const uint8_t*>(probe.data()), probe.size()});
+    SKEIN_FUZZ_CHECK(ids.size() == (words.empty() ? 2 : words.size()));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      SKEIN_FUZZ_CHECK(ids[i] >= 0 && ids[i] < model->config().vocab_size);
+      SKEIN_FUZZ_CHECK(words.empty() || ids[i] == static_cast<int32_t>(i));
     }
   } catch (const skein::Error& e) {
     if (verbose()) std::fprintf(stderr, "rejected: %s\n", e.what());

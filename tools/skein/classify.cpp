@@ -71,6 +71,16 @@ void print_json(const Model& model, const std::vector<FileResult>& results) {
   std::printf("%s\n", out.dump(2).c_str());
 }
 
+// The model's token ids of a file's bytes; an unknown word names the file.
+std::vector<int32_t> tokenize_file(const Model& model, const std::string& path,
+                                   std::span<const uint8_t> bytes) {
+  try {
+    return model.tokenize(bytes);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
 void classify_batch(Session& session, const Model& model, std::vector<FileResult>& results,
                     std::span<const std::string> paths, int repeat) {
   const ModelConfig& cfg = model.config();
@@ -80,17 +90,25 @@ void classify_batch(Session& session, const Model& model, std::vector<FileResult
     FileResult r;
     r.path = path;
     try {
-      TextInput text = read_text_prefix(path, cfg.max_seq_len);
+      TextInput text = read_text_prefix(path, model.input_byte_limit());
       r.truncated = text.truncated;
       r.total_bytes = text.total_bytes;
-      ids.push_back(model.tokenize(text.bytes));
-      r.tokens = static_cast<int64_t>(ids.back().size());
+      std::vector<int32_t> tokens = tokenize_file(model, path, text.bytes);
+      // The words tokenizer reads the whole file; its ids are cut here.
+      const auto all_tokens = static_cast<int64_t>(tokens.size());
+      if (all_tokens > cfg.max_seq_len) {
+        tokens.resize(static_cast<size_t>(cfg.max_seq_len));
+        r.truncated = true;
+      }
+      r.tokens = static_cast<int64_t>(tokens.size());
+      ids.push_back(std::move(tokens));
       which.push_back(results.size());
       if (r.truncated) {
-        std::string size =
-            r.total_bytes >= 0 ? std::to_string(r.total_bytes) + " bytes" : "more bytes";
+        std::string size = all_tokens > cfg.max_seq_len ? std::to_string(all_tokens) + " tokens"
+                           : r.total_bytes >= 0         ? std::to_string(r.total_bytes) + " bytes"
+                                                        : "more bytes";
         std::fprintf(stderr,
-                     "skein classify: warning: %s has %s; classified its first %lld bytes "
+                     "skein classify: warning: %s has %s; classified its first %lld tokens "
                      "(the model's max_seq_len)\n",
                      path.c_str(), size.c_str(), static_cast<long long>(cfg.max_seq_len));
       }
@@ -134,8 +152,10 @@ int classify_command(int argc, char** argv) {
   if (args.count("help")) {
     std::printf("%s\n", options.help().c_str());
     std::printf(
-        "Each file's bytes become token ids per the model's tokenizer; a file longer than the\n"
-        "model's max_seq_len is truncated to its first max_seq_len bytes, with a warning.\n"
+        "Each file's bytes become token ids per the model's tokenizer (bytes: one id per byte;\n"
+        "words: one per whitespace-separated token, an unknown token is an error); a file of\n"
+        "more than the model's max_seq_len tokens is truncated to its first max_seq_len, with\n"
+        "a warning.\n"
         "Files that cannot be read are reported on stderr and skipped; the exit code is then 1.\n");
     return kExitOk;
   }

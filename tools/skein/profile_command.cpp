@@ -316,11 +316,21 @@ void write_plot(const std::string& path, const std::vector<Measurement>& all, in
             {latency, memory});
 }
 
+// n random tokens through the model's tokenizer: random bytes, or random words of its vocabulary.
 std::vector<int32_t> random_ids(int64_t n, uint32_t seed, const Model& model) {
   std::mt19937 rng(seed);
-  std::vector<uint8_t> bytes(static_cast<size_t>(n));
-  for (auto& b : bytes) b = static_cast<uint8_t>(rng() & 0xff);
-  return model.tokenize(bytes);
+  const std::vector<std::string>& words = model.vocabulary();
+  std::vector<uint8_t> text;
+  for (int64_t i = 0; i < n; ++i) {
+    if (words.empty()) {
+      text.push_back(static_cast<uint8_t>(rng() & 0xff));
+    } else {
+      const std::string& w = words[rng() % words.size()];
+      text.insert(text.end(), w.begin(), w.end());
+      text.push_back(' ');
+    }
+  }
+  return model.tokenize(text);
 }
 
 }  // namespace

@@ -42,11 +42,21 @@ TextInput read_text_prefix(const std::string& path, int64_t max_bytes) {
     if (::fstat(fd, &st) != 0) fail_errno(path);
     if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory");
     if (S_ISREG(st.st_mode)) input.total_bytes = st.st_size;
-    // One byte more than allowed tells whether the input continues.
-    input.bytes.resize(static_cast<size_t>(max_bytes) + 1);
-    size_t got = read_up_to(fd, input.bytes.data(), input.bytes.size(), path);
-    input.truncated = got > static_cast<size_t>(max_bytes);
-    input.bytes.resize(std::min(got, static_cast<size_t>(max_bytes)));
+    if (max_bytes < 0) {
+      // The whole input, in growing chunks (stdin and pipes have no size).
+      size_t got = 0;
+      do {
+        input.bytes.resize(std::max<size_t>(input.bytes.size() * 2, 1 << 16));
+        got += read_up_to(fd, input.bytes.data() + got, input.bytes.size() - got, path);
+      } while (got == input.bytes.size());
+      input.bytes.resize(got);
+    } else {
+      // One byte more than allowed tells whether the input continues.
+      input.bytes.resize(static_cast<size_t>(max_bytes) + 1);
+      size_t got = read_up_to(fd, input.bytes.data(), input.bytes.size(), path);
+      input.truncated = got > static_cast<size_t>(max_bytes);
+      input.bytes.resize(std::min(got, static_cast<size_t>(max_bytes)));
+    }
   } catch (...) {
     if (!is_stdin) ::close(fd);
     throw;

@@ -13,8 +13,9 @@ struct TextInput {
   int64_t total_bytes = -1;    // size of a regular file; -1 for stdin and pipes
 };
 
-/// Reads at most `max_bytes` from `path` ("-" = stdin). Throws skein::Error
-/// naming the path for missing, unreadable or non-regular files and for empty input.
+/// Reads at most `max_bytes` from `path` ("-" = stdin), or all of it when `max_bytes` is
+/// negative. Throws skein::Error naming the path for missing, unreadable or non-regular
+/// files and for empty input.
 TextInput read_text_prefix(const std::string& path, int64_t max_bytes);
 
 }  // namespace skein::cli

@@ -44,8 +44,16 @@ class SKEIN_API Model {
   /// The class name of `index`, or the index as text when the model has no labels.
   std::string label(int64_t index) const;
 
-  /// Token ids for raw bytes, per the model's tokenizer spec (no truncation).
+  /// Token ids for raw bytes, per the model's tokenizer spec (no truncation). With the words
+  /// tokenizer, throws skein::Error "unknown token 'T' at byte N" for a token outside the
+  /// vocabulary.
   std::vector<int32_t> tokenize(std::span<const uint8_t> bytes) const;
+  /// How many leading bytes of a text to read for max_seq_len tokens: max_seq_len for the bytes
+  /// tokenizer (one id per byte); -1 for words, whose tokens vary in size: tokenize the whole
+  /// text and keep the first max_seq_len ids.
+  int64_t input_byte_limit() const;
+  /// The words tokenizer's vocabulary (token i is id i); empty for the bytes tokenizer.
+  const std::vector<std::string>& vocabulary() const;
 
   int64_t parameter_count() const;
   int64_t weight_bytes() const;

@@ -32,9 +32,15 @@ std::string Model::label(int64_t index) const {
 }
 
 std::vector<int32_t> Model::tokenize(std::span<const uint8_t> bytes) const {
-  std::vector<int32_t> ids(bytes.size());
-  for (size_t i = 0; i < bytes.size(); ++i) ids[i] = int32_t{bytes[i]} + impl_->token_offset;
-  return ids;
+  return impl_->tokenizer.encode(bytes);
+}
+
+int64_t Model::input_byte_limit() const {
+  return impl_->tokenizer.byte_limit(impl_->config.max_seq_len);
+}
+
+const std::vector<std::string>& Model::vocabulary() const {
+  return impl_->tokenizer.vocabulary();
 }
 
 int64_t Model::parameter_count() const {
@@ -58,7 +64,7 @@ std::string Model::describe() const {
       << ", heads " << c.num_heads << " x " << c.head_dim << ", layers " << c.num_layers
       << ", max_seq_len " << c.max_seq_len << ", pooling " << c.pooling << ", classes "
       << c.num_classes << (c.dual ? ", dual" : "") << "\n"
-      << "  tokenizer: bytes, id = byte + " << impl_->token_offset << "\n"
+      << "  tokenizer: " << impl_->tokenizer.describe() << "\n"
       << "  attention: " << impl_->attention.dump() << "\n"
       << "  parameters: " << parameter_count() << " (" << weight_bytes() << " bytes, mapped)\n"
       << "  graph: " << g.nodes.size() << " nodes\n";

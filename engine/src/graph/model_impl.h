@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/graph.h"
+#include "graph/tokenizer.h"
 #include "io/safetensors.h"
 #include "skein/model.h"
 
@@ -21,7 +22,7 @@ struct ModelImpl {
   std::string name;
   ModelConfig config;
   std::vector<std::string> labels;  // empty or num_classes entries
-  int32_t token_offset = 0;         // tokenizer: id = byte + token_offset
+  Tokenizer tokenizer;
   nlohmann::json attention;         // the "attention" spec of model.json
   SafetensorsFile weights;          // must outlive graph (graph points into it)
   Graph graph;

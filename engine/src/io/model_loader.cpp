@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "attention/attention.h"
+#include "graph/tokenizer.h"
 #include "skein/error.h"
 
 namespace skein {
@@ -30,6 +31,9 @@ class Context {
     throw Error(file_ + ": " + where_ + ": " + what);
   }
   Context field(const std::string& name) const { return {file_, where_ + "." + name}; }
+  Context element(size_t index) const {
+    return {file_, where_ + "[" + std::to_string(index) + "]"};
+  }
   const std::string& file() const { return file_; }
 
  private:
@@ -459,6 +463,55 @@ json read_json_file(const std::string& path) {
   }
 }
 
+Tokenizer read_bytes_tokenizer(const json& tok, const ModelConfig& cfg, const Context& root,
+                               const Context& tctx) {
+  check_keys(tok, {"type", "offset"}, tctx);
+  if (cfg.vocab_size < 256) {
+    root.field("config")
+        .field("vocab_size")
+        .fail("value " + std::to_string(cfg.vocab_size) + " cannot hold 256 byte ids");
+  }
+  return Tokenizer::bytes(
+      static_cast<int32_t>(read_int(tok, "offset", tctx, 0, cfg.vocab_size - 256)));
+}
+
+Tokenizer read_words_tokenizer(const json& tok, const ModelConfig& cfg, const Context& tctx) {
+  check_keys(tok, {"type", "vocab"}, tctx);
+  const json& vocab = require(tok, "vocab", tctx);
+  Context vctx = tctx.field("vocab");
+  if (!vocab.is_array() || vocab.empty()) vctx.fail("expected a non-empty array of strings");
+  if (static_cast<int64_t>(vocab.size()) > cfg.vocab_size) {
+    vctx.fail(std::to_string(vocab.size()) +
+              " tokens, more than config.vocab_size = " + std::to_string(cfg.vocab_size) + " ids");
+  }
+  std::vector<std::string> words;
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < vocab.size(); ++i) {
+    Context ictx = vctx.element(i);
+    if (!vocab[i].is_string()) ictx.fail("expected a string, got " + vocab[i].dump());
+    std::string w = vocab[i].get<std::string>();
+    const bool blank = std::any_of(w.begin(), w.end(), [](char c) {
+      return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    });
+    if (w.empty() || blank) ictx.fail("token " + vocab[i].dump() + " is empty or holds whitespace");
+    auto [it, fresh] = seen.emplace(w, i);
+    if (!fresh)
+      ictx.fail("token " + vocab[i].dump() + " repeats vocab[" + std::to_string(it->second) + "]");
+    words.push_back(std::move(w));
+  }
+  return Tokenizer::words(std::move(words));
+}
+
+Tokenizer read_tokenizer(const json& doc, const ModelConfig& cfg, const Context& root) {
+  const json& tok = require(doc, "tokenizer", root);
+  Context tctx = root.field("tokenizer");
+  if (!tok.is_object()) tctx.fail("expected an object");
+  std::string type = read_string(tok, "type", tctx);
+  if (type == "bytes") return read_bytes_tokenizer(tok, cfg, root, tctx);
+  if (type == "words") return read_words_tokenizer(tok, cfg, tctx);
+  tctx.field("type").fail("unknown tokenizer '" + type + "' (known: bytes, words)");
+}
+
 }  // namespace
 
 std::unique_ptr<ModelImpl> build_model(const json& doc, const std::string& json_path,
@@ -483,18 +536,7 @@ std::unique_ptr<ModelImpl> build_model(const json& doc, const std::string& json_
   const ModelConfig& cfg = impl->config;
   if (doc.contains("name")) impl->name = read_string(doc, "name", root);
 
-  const json& tok = require(doc, "tokenizer", root);
-  Context tctx = root.field("tokenizer");
-  if (!tok.is_object()) tctx.fail("expected an object");
-  check_keys(tok, {"type", "offset"}, tctx);
-  std::string type = read_string(tok, "type", tctx);
-  if (type != "bytes") tctx.field("type").fail("unknown tokenizer '" + type + "' (known: bytes)");
-  if (cfg.vocab_size < 256) {
-    root.field("config")
-        .field("vocab_size")
-        .fail("value " + std::to_string(cfg.vocab_size) + " cannot hold 256 byte ids");
-  }
-  impl->token_offset = static_cast<int32_t>(read_int(tok, "offset", tctx, 0, cfg.vocab_size - 256));
+  impl->tokenizer = read_tokenizer(doc, cfg, root);
 
   impl->attention = require(doc, "attention", root);
   try {
