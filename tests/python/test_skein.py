@@ -5,6 +5,7 @@ engine's messages, never a crashed interpreter.
 Run by ctest (test `python`) as
   SKEIN_CLI=build/skein PYTHONPATH=build/python:models/pytorch /usr/bin/python3 -m unittest -v test_skein
 """
+import json
 import os
 import pathlib
 import subprocess
@@ -136,6 +137,28 @@ class Classify(Work):
                 self.assertEqual(got["class"], want["class"])
                 self.assertEqual(got["tokens"], want["tokens"])
                 np.testing.assert_array_equal(got["logits"], np.array(want["logits"], np.float32))
+
+    def test_words_tokenizer(self):
+        """models/listops (words tokenizer): files and bytes match the CLI, ids past max_seq_len
+        are cut, an unknown word raises naming the file, token and byte offset."""
+        listops = str(ROOT / "models" / "listops")
+        model = skein.Model(listops)
+        self.assertEqual(list(model.tokenize(b"[MAX 1\n[SM 9 ] ]")), [1, 7, 4, 15, 5, 5])
+        path = self.dir / "long.txt"
+        path.write_bytes(b"[SM " + b"1 " * 2100 + b"]")
+        done = subprocess.run([CLI, "classify", "--model", listops, "--threads", "1", "--format", "json",
+                               str(path)], capture_output=True, text=True, check=True)
+        want = json.loads(done.stdout)[0]
+        session = model.session(threads=1)
+        for got in (session.classify(path)[0], session.classify(path.read_bytes())[0]):
+            self.assertEqual((got["label"], got["tokens"], got["truncated"]), (want["label"], 2000, True))
+            np.testing.assert_array_equal(got["logits"], np.array(want["logits"], np.float32))
+        bad = self.dir / "bad.txt"
+        bad.write_bytes(b"[MAX 1 [FOO 2 ] ]")
+        with self.assertRaisesRegex(skein.Error, r"bad.txt: unknown token '\[FOO' at byte 7"):
+            session.classify(bad)
+        with self.assertRaisesRegex(skein.Error, r"classify: unknown token '\[FOO' at byte 7"):
+            session.classify(bad.read_bytes())
 
     def test_profile(self):
         session = skein.Model(MODEL).session(threads=1)
