@@ -34,6 +34,21 @@ void copy_rows(const float* from, size_t ld, size_t rows, size_t p, float* to) {
 
 // Online-softmax step of one panel: scores in `probs` become
 // e^(score − new max), the running sum is rescaled, `rescale` gets the factor.
+void update_softmax_sums(const float* probs, size_t keys, const float* new_max, float* row_max,
+                         float* row_sum) {
+  for (size_t half = 0; half < kPanelWidth; half += kLanes) {
+    const Batch max = Batch::load_aligned(new_max + half);
+    Batch block_sum(0.0f);
+    for (size_t j = 0; j < keys; ++j) {
+      block_sum += simd::softmax_exp(Batch::load_aligned(probs + j * kPanelWidth + half) - max);
+    }
+    const Batch factor = simd::softmax_exp(Batch::load_aligned(row_max + half) - max);
+    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
+        .store_aligned(row_sum + half);
+    max.store_aligned(row_max + half);
+  }
+}
+
 void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
                     float* rescale) {
   for (size_t half = 0; half < kPanelWidth; half += kLanes) {

@@ -83,6 +83,11 @@ void copy_rows(const float* from, size_t ld, size_t rows, size_t p, float* to);
 void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
                     float* rescale);
 
+/// update_softmax for callers that need only the row max and sum (no
+/// accumulator): `probs` is read, not overwritten, and no factor is returned.
+void update_softmax_sums(const float* probs, size_t keys, const float* new_max, float* row_max,
+                         float* row_sum);
+
 /// Throws skein::Error (prefixed with `name`) on a bad shape or problem.
 void check_shape(const AttentionShape& shape, const std::string& name);
 void check_problem(const AttentionProblem& problem, const std::string& name);

@@ -157,7 +157,6 @@ struct Scratch {
   float* row_max;  // [kQueryBlock]
   float* row_sum;  // [kQueryBlock]
   float* new_max;  // [kPanelWidth]
-  float* rescale;  // [kPanelWidth]
   float* ones;     // [kPanelWidth]
   float* gmean;    // [kPanelWidth] e^(mean_j t_ij - max)
   float* denom;    // [kPanelWidth]
@@ -172,7 +171,6 @@ struct Scratch {
         row_max(c.take<float>(kQueryBlock)),
         row_sum(c.take<float>(kQueryBlock)),
         new_max(c.take<float>(kPanelWidth)),
-        rescale(c.take<float>(kPanelWidth)),
         ones(c.take<float>(kPanelWidth)),
         gmean(c.take<float>(kPanelWidth)),
         denom(c.take<float>(kPanelWidth)) {
@@ -285,7 +283,7 @@ void softmax_stats(const Head& h, const Scratch& s, const float* q_t, size_t pad
       std::copy_n(row_max + panel, kPanelWidth, s.new_max);
       simd::panel_matmul_max(q_t + panel * h.p, kPanelWidth, key_block, keys, h.p, s.probs,
                              kPanelWidth, s.new_max);
-      attn::update_softmax(s.probs, keys, s.new_max, row_max + panel, row_sum + panel, s.rescale);
+      attn::update_softmax_sums(s.probs, keys, s.new_max, row_max + panel, row_sum + panel);
     }
   }
 }
