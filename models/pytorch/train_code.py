@@ -14,7 +14,8 @@ sequence's real tokens only. Training crops are a file's prefix (half the
 time) or a random window of the file, of a length drawn per batch from
 --lengths; validation uses the engine's input (the prefix). LRA's MEAN pooling
 (over the padded length) was tried first: it makes the pooled vector shrink
-with the file's length, and the model learned about half as fast.
+with the file's length; over 1,500 steps it reached a higher training loss
+(1.35 vs 0.92) at about the same validation accuracy.
 
 Prints progress; checkpoints to CACHE/code-lang.ckpt every few minutes and
 keeps the best validation state, which is exported to --out at the end.
