@@ -124,6 +124,24 @@ TEST_CASE("informer: run() equals the reference with the samples it drew; words 
   }
 }
 
+TEST_CASE("informer: several query blocks and key buckets of the sampled scores") {
+  // U = 252 samples per query: blocks of 2080 queries (2^19 pairs), so m = 4500
+  // takes three blocks; keys fall into 71 buckets of 64 (plus padding keys for
+  // `informer`, L = 4600).
+  for (bool mask : {true, false}) {
+    CAPTURE(mask);
+    PackedProblem problem({4500, 4600}, 1, 8, 17);
+    const InformerAttention method(256, mask);
+    const std::vector<float> out = testing::run_method(method, problem);
+    const auto samples = method.draw_samples(problem.view(), 0, 0);
+    const DoubleHead h(problem, 0, 0);
+    const auto n = method.counts(h.m, 4600);
+    REQUIRE(n.samples == 252);
+    testing::check_close(testing::head_rows(problem, out, 0, 0),
+                         reference(h, samples, n.samples, n.active, n.length));
+  }
+}
+
 TEST_CASE("informer: without padding both variants agree") {
   PackedProblem problem({200}, 2, 8, 9);
   CHECK(testing::run_method(InformerAttention(24, true), problem) ==

@@ -15,28 +15,87 @@
 namespace skein {
 namespace {
 
+// Step 1's sampled scores are computed per block of queries, the block's
+// (query, key) pairs sorted by key into buckets of kBucketKeys consecutive
+// keys: a bucket's rows of K are copied together (a sequential read) and
+// both they and the block's queries stay in L2, instead of one random row of
+// K per sample (a cache and TLB miss each once K outgrows the caches). Pairs
+// per block: at most kPairBudget.
+constexpr size_t kBucketKeys = 512;
+constexpr size_t kPairBudget = size_t{1} << 20;
+constexpr size_t kMaxQueryBlock = 4096;
+
+// Queries per block for U samples each, and the buckets of L positions: one
+// per kBucketKeys real keys plus one for padding keys (informer, L > m).
+size_t query_block(size_t samples) {
+  return std::clamp<size_t>(kPairBudget / std::max<size_t>(samples, 1), 1, kMaxQueryBlock);
+}
+size_t bucket_count(size_t m) {
+  return (m + kBucketKeys - 1) / kBucketKeys + 1;
+}
+
 struct Scratch {
-  float* sparsity;  // [max_len] M_i
-  int64_t* order;   // [max_len] query indices, the active ones first
-  int64_t* picks;   // [2][max_len] sampled positions of the current and the next query
-  double* sum_v;    // [p]
+  float* sparsity;        // [max_len] M_i
+  int64_t* order;         // [max_len] query indices, the active ones first
+  uint32_t* drawn;        // [block · U] the block's sampled positions, draw order
+  uint32_t* sorted;       // [block · U] the pairs in bucket order, as
+                          // row · kBucketKeys + the key's offset in its bucket
+  uint32_t* bucket_next;  // [buckets + 1] bucket starts, then insertion points
+  float* q_block;         // [block][p] the block's queries
+  float* k_bucket;        // [kBucketKeys][p] a bucket's keys
+  float* row_max;         // [block]
+  float* row_sum;         // [block]
+  double* sum_v;          // [p]
   attn::BlockScratch block;
 };
 
-size_t scratch_bytes(size_t max_len, size_t p) {
-  return aligned_size(std::max<size_t>(max_len, 1) * sizeof(float)) +
-         3 * aligned_size(std::max<size_t>(max_len, 1) * sizeof(int64_t)) +
-         aligned_size(p * sizeof(double)) + attn::block_scratch_bytes(p);
+// Scratch sizes for sequences of up to max_len tokens and at most `samples`
+// samples per query (a block of r queries with U samples holds r·U pairs).
+struct ScratchSize {
+  size_t max_len, p, samples;
+  size_t length() const { return std::max<size_t>(max_len, 1); }
+  size_t rows() const { return std::min(length(), kMaxQueryBlock); }
+  size_t pairs() const { return std::min(rows() * samples, std::max(kPairBudget, samples)); }
+};
+
+// An upper bound of U = min(L, c·ℓ) over L <= max_len: c·ℓ <= max(features, ℓ).
+ScratchSize scratch_size(size_t max_len, size_t p, int64_t features) {
+  const size_t length = std::max<size_t>(max_len, 1);
+  const auto log_length = static_cast<size_t>(std::ceil(std::log(static_cast<double>(length))));
+  const size_t bound = std::max({static_cast<size_t>(features), log_length, size_t{1}});
+  return ScratchSize{max_len, p, std::min(length, bound)};
 }
 
-Scratch carve(std::byte* base, size_t max_len, size_t p) {
-  attn::Carver c(base);
+size_t scratch_bytes(const ScratchSize& z) {
+  return aligned_size(z.length() * sizeof(float)) + aligned_size(z.length() * sizeof(int64_t)) +
+         2 * aligned_size(z.pairs() * sizeof(uint32_t)) +
+         aligned_size((bucket_count(z.length()) + 1) * sizeof(uint32_t)) +
+         aligned_size(z.rows() * z.p * sizeof(float)) +
+         aligned_size(kBucketKeys * z.p * sizeof(float)) +
+         2 * aligned_size(z.rows() * sizeof(float)) + aligned_size(z.p * sizeof(double)) +
+         attn::block_scratch_bytes(z.p);
+}
+
+Scratch carve(std::byte* base, const ScratchSize& z) {
+  std::byte* at = base;
+  const auto take = [&at](size_t bytes) {
+    std::byte* here = at;
+    at += aligned_size(bytes);
+    return here;
+  };
   Scratch s;
-  s.sparsity = c.floats(std::max<size_t>(max_len, 1));
-  s.order = c.ints(std::max<size_t>(max_len, 1));
-  s.picks = c.ints(2 * std::max<size_t>(max_len, 1));
-  s.sum_v = c.doubles(p);
-  s.block = attn::carve_block_scratch(c.base(), p);
+  s.sparsity = reinterpret_cast<float*>(take(z.length() * sizeof(float)));
+  s.order = reinterpret_cast<int64_t*>(take(z.length() * sizeof(int64_t)));
+  s.drawn = reinterpret_cast<uint32_t*>(take(z.pairs() * sizeof(uint32_t)));
+  s.sorted = reinterpret_cast<uint32_t*>(take(z.pairs() * sizeof(uint32_t)));
+  s.bucket_next =
+      reinterpret_cast<uint32_t*>(take((bucket_count(z.length()) + 1) * sizeof(uint32_t)));
+  s.q_block = reinterpret_cast<float*>(take(z.rows() * z.p * sizeof(float)));
+  s.k_bucket = reinterpret_cast<float*>(take(kBucketKeys * z.p * sizeof(float)));
+  s.row_max = reinterpret_cast<float*>(take(z.rows() * sizeof(float)));
+  s.row_sum = reinterpret_cast<float*>(take(z.rows() * sizeof(float)));
+  s.sum_v = reinterpret_cast<double*>(take(z.p * sizeof(double)));
+  s.block = attn::carve_block_scratch(at, z.p);
   return s;
 }
 
@@ -44,40 +103,59 @@ uint64_t position(uint32_t word, uint64_t length) {
   return (uint64_t{word} * length) >> 32;
 }
 
-// Sparsity of every query from `sample(i, t)` positions in [0, L). The
-// sampled keys are random rows of K: the next query's positions are drawn and
-// their rows prefetched while the current query's scores are computed.
-// Rows of K into L2 (a query's ~250 sampled rows would overflow L1).
-void prefetch_row(const attn::HeadView& h, size_t j) {
-  const float* row = h.k + j * h.ld;
-  for (size_t c = 0; c < h.p; c += 16) __builtin_prefetch(row + c, 0, 1);
-}
-
+// Sparsity of every query from `sample(i, t)` positions in [0, L). A stable
+// counting sort orders the pairs, so each query's scores are summed in the
+// same order on every run and thread count.
 template <class Sample>
 void sparsity(const attn::HeadView& h, size_t samples, float scale, Sample sample,
               const Scratch& s) {
-  int64_t* current = s.picks;
-  int64_t* next = s.picks + samples;
-  const auto draw = [&](size_t i, int64_t* to) {
-    for (size_t t = 0; t < samples; ++t) {
-      to[t] = sample(i, t);
-      if (static_cast<size_t>(to[t]) < h.m) prefetch_row(h, static_cast<size_t>(to[t]));
+  const size_t block = query_block(samples);
+  const size_t buckets = bucket_count(h.m);
+  const size_t padding_bucket = buckets - 1;
+  const auto bucket_of = [&](uint32_t j) { return j < h.m ? j / kBucketKeys : padding_bucket; };
+  for (size_t q0 = 0; q0 < h.m; q0 += block) {
+    const size_t rows = std::min(block, h.m - q0);
+    const size_t pairs = rows * samples;
+    attn::copy_rows(h.q + q0 * h.ld, h.ld, rows, h.p, s.q_block);
+    std::fill_n(s.bucket_next, buckets + 1, 0u);
+    for (size_t i = 0, e = 0; i < rows; ++i) {
+      for (size_t t = 0; t < samples; ++t, ++e) {
+        s.drawn[e] = static_cast<uint32_t>(sample(q0 + i, t));
+        ++s.bucket_next[bucket_of(s.drawn[e]) + 1];
+      }
     }
-  };
-  draw(0, current);
-  for (size_t i = 0; i < h.m; ++i) {
-    if (i + 1 < h.m) draw(i + 1, next);
-    const float* q = h.q + i * h.ld;
-    float max = -std::numeric_limits<float>::infinity();
-    float sum = 0.0f;
-    for (size_t t = 0; t < samples; ++t) {
-      const auto j = static_cast<size_t>(current[t]);
-      const float score = j < h.m ? simd::dot(q, h.k + j * h.ld, h.p) * scale : 0.0f;
-      max = std::max(max, score);
-      sum += score;
+    for (size_t b = 0; b < buckets; ++b) s.bucket_next[b + 1] += s.bucket_next[b];
+    for (size_t i = 0, e = 0; i < rows; ++i) {
+      for (size_t t = 0; t < samples; ++t, ++e) {
+        const uint32_t j = s.drawn[e];
+        s.sorted[s.bucket_next[bucket_of(j)]++] =
+            static_cast<uint32_t>(i * kBucketKeys + (j < h.m ? j % kBucketKeys : 0));
+      }
     }
-    s.sparsity[i] = max - sum / static_cast<float>(samples);
-    std::swap(current, next);
+    // After the scatter, bucket_next[b] is where bucket b ends; the padding
+    // bucket (score 0) is last.
+    std::fill_n(s.row_max, rows, -std::numeric_limits<float>::infinity());
+    std::fill_n(s.row_sum, rows, 0.0f);
+    for (size_t b = 0; b < padding_bucket; ++b) {
+      const size_t key0 = b * kBucketKeys;
+      attn::copy_rows(h.k + key0 * h.ld, h.ld, std::min(kBucketKeys, h.m - key0), h.p, s.k_bucket);
+      for (size_t e = b == 0 ? 0 : s.bucket_next[b - 1]; e < s.bucket_next[b]; ++e) {
+        const uint32_t i = s.sorted[e] / kBucketKeys;
+        const float score =
+            simd::dot(s.q_block + i * h.p, s.k_bucket + s.sorted[e] % kBucketKeys * h.p, h.p) *
+            scale;
+        s.row_max[i] = std::max(s.row_max[i], score);
+        s.row_sum[i] += score;
+      }
+    }
+    const size_t real_pairs = s.bucket_next[padding_bucket - 1];  // m >= 1: padding_bucket >= 1
+    for (size_t e = real_pairs; e < pairs; ++e) {
+      const uint32_t i = s.sorted[e] / kBucketKeys;
+      s.row_max[i] = std::max(s.row_max[i], 0.0f);
+    }
+    for (size_t i = 0; i < rows; ++i) {
+      s.sparsity[q0 + i] = s.row_max[i] - s.row_sum[i] / static_cast<float>(samples);
+    }
   }
 }
 
@@ -142,7 +220,8 @@ size_t InformerAttention::workspace_bytes(const AttentionShape& shape, int threa
   attn::check_shape(shape, name());
   return attn::threads_times(
       shape, threads,
-      scratch_bytes(static_cast<size_t>(shape.max_len), static_cast<size_t>(shape.head_dim)),
+      scratch_bytes(scratch_size(static_cast<size_t>(shape.max_len),
+                                 static_cast<size_t>(shape.head_dim), features_)),
       name());
 }
 
@@ -150,12 +229,12 @@ void InformerAttention::run(const AttentionProblem& problem, std::span<std::byte
   attn::check_problem(problem, name());
   const auto max_len = static_cast<size_t>(problem.shape.max_len);
   const auto p = static_cast<size_t>(problem.shape.head_dim);
-  attn::for_each_head(problem, workspace, scratch_bytes(max_len, p), name(),
+  const ScratchSize size = scratch_size(max_len, p, features_);
+  attn::for_each_head(problem, workspace, scratch_bytes(size), name(),
                       [&](int64_t seq, int head, std::byte* base) {
                         const attn::HeadView h = attn::head_of(problem, seq, head);
                         if (h.m == 0) return;
-                        process_drawn(problem, seq, head, counts(h.m, max_len),
-                                      carve(base, max_len, p));
+                        process_drawn(problem, seq, head, counts(h.m, max_len), carve(base, size));
                       });
 }
 
@@ -190,11 +269,11 @@ void InformerAttention::run_head_with_samples(const AttentionProblem& problem, i
   }
   if (h.m == 0) return;
   const size_t p = h.p;
-  std::vector<std::byte> bytes(scratch_bytes(max_len, p) + kWorkspaceAlignment);
+  const ScratchSize size = scratch_size(max_len, p, features_);
+  std::vector<std::byte> bytes(scratch_bytes(size) + kWorkspaceAlignment);
   const auto at = reinterpret_cast<uintptr_t>(bytes.data());
-  const Scratch s =
-      carve(bytes.data() + (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment,
-            max_len, p);
+  const Scratch s = carve(
+      bytes.data() + (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment, size);
   const float scale = 1.0f / std::sqrt(static_cast<float>(p));
   sparsity(
       h, n.samples, scale, [&](size_t i, size_t t) { return samples[i * n.samples + t]; }, s);

@@ -8,8 +8,11 @@
 //   2. the u queries with the largest M (ties to the smaller index) get their
 //      exact softmax rows;
 //   3. every other row is the mean of V.
-// The samples are streamed (scores computed and reduced on the fly): nothing
-// of size m × U × p, or m × U, ever exists.
+// The samples are streamed: per block of up to 4,096 queries (at most 2^20
+// samples), the block's sampled (query, key) pairs are sorted by key into
+// buckets of 512 keys and each bucket's keys are read once, so K is read
+// sequentially instead of one random row per sample. Nothing of size m × U × p,
+// or m × U, ever exists.
 //
 // Two padding behaviours:
 //   informer-mask  L = m: sampling, the exact rows and the V mean use the real
@@ -23,7 +26,7 @@
 //                  when m = max_len.
 // Draw t of query i is word i·U + t of the Philox stream (seed, layer,
 // sequence, head) mapped to ⌊word·L / 2³²⌋. One task per (sequence, head);
-// memory per thread O(max_len + p).
+// memory per thread O(max_len + p) plus 8 bytes per sample of a block (8 MiB).
 #pragma once
 
 #include <cstdint>
