@@ -19,7 +19,7 @@ using attn::round_up;
 using simd::kPanelWidth;
 
 // Keys per block of the projection products.
-constexpr size_t kKeyBlock = 192;
+constexpr size_t kKeyBlock = 512;
 
 struct Scratch {
   float* k_proj;   // [k][ppad] E·K
@@ -86,10 +86,10 @@ void process_head(const AttentionProblem& problem, int64_t seq, int head, size_t
   for (size_t key0 = 0; key0 < h.m; key0 += kKeyBlock) {
     const size_t keys = std::min(kKeyBlock, h.m - key0);
     for (size_t j = 0; j < keys; ++j) {
-      for (size_t c = 0; c < ppad; ++c) {
-        s.keys[j * ppad + c] = c < p ? h.k[(key0 + j) * h.ld + c] : 0.0f;
-        s.values[j * ppad + c] = c < p ? h.v[(key0 + j) * h.ld + c] : 0.0f;
-      }
+      std::copy_n(h.k + (key0 + j) * h.ld, p, s.keys + j * ppad);
+      std::copy_n(h.v + (key0 + j) * h.ld, p, s.values + j * ppad);
+      std::fill_n(s.keys + j * ppad + p, ppad - p, 0.0f);
+      std::fill_n(s.values + j * ppad + p, ppad - p, 0.0f);
     }
     simd::StridedMatrix e{nullptr, 0, 1};
     if (e_head) {
