@@ -53,22 +53,33 @@ Scratch carve(std::byte* base, size_t k, size_t p) {
 }
 
 // Columns [j0, j0 + count) of the drawn projection of `head` into e ([k][ld]).
+// Element t = j·k + r of the projection is output t % 2 of the Box–Muller
+// pair t / 2; each pair is computed once.
 void draw_columns(const AttentionProblem& problem, int head, size_t k, size_t j0, size_t count,
                   float* e, size_t ld) {
   attn::PhiloxWords words(problem.seed, problem.layer, PhiloxStream::kSequenceTag,
                           static_cast<uint32_t>(head));
   const double scale = 1.0 / std::sqrt(static_cast<double>(k));
-  for (size_t j = 0; j < count; ++j) {
-    for (size_t r = 0; r < k; ++r) {
-      const uint64_t t = (j0 + j) * k + r;
-      const uint64_t pair = t / 2;
-      const float u1 = static_cast<float>((words.word(2 * pair) >> 8) + 1) * 0x1p-24f;
-      const float u2 = static_cast<float>((words.word(2 * pair + 1) >> 8) + 1) * 0x1p-24f;
-      const float radius = std::sqrt(-2.0f * std::log(u1));
-      const float angle = 2.0f * std::numbers::pi_v<float> * u2;
-      const float g = radius * (t % 2 == 0 ? std::cos(angle) : std::sin(angle));
-      e[r * ld + j] = static_cast<float>(g * scale);
+  const uint64_t end = (j0 + count) * k;
+  uint64_t t = j0 * k;
+  size_t j = 0;  // element t is e[r][j]
+  size_t r = 0;
+  const auto put = [&](float g) {
+    e[r * ld + j] = static_cast<float>(g * scale);
+    if (++r == k) {
+      r = 0;
+      ++j;
     }
+    ++t;
+  };
+  while (t < end) {
+    const uint64_t pair = t / 2;
+    const float u1 = static_cast<float>((words.word(2 * pair) >> 8) + 1) * 0x1p-24f;
+    const float u2 = static_cast<float>((words.word(2 * pair + 1) >> 8) + 1) * 0x1p-24f;
+    const float radius = std::sqrt(-2.0f * std::log(u1));
+    const float angle = 2.0f * std::numbers::pi_v<float> * u2;
+    if (t % 2 == 0) put(radius * std::cos(angle));
+    if (t < end) put(radius * std::sin(angle));
   }
 }
 
