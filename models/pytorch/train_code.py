@@ -26,7 +26,6 @@ import math
 import os
 import random
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import export_model  # noqa: E402
 from reference import ModelForSC  # noqa: E402
 from skeinformer_training import use_skeinformer  # noqa: E402
+from training_loop import start_state, train as train_loop  # noqa: E402
 
 MAX_SEQ_LEN = 4096
 
@@ -132,80 +132,35 @@ def main():
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
     data = torch.load(os.path.join(args.cache, "dataset.pt"))
     classes = data["classes"]
     class_index = {c: i for i, c in enumerate(classes)}
     train = [f for f in data["files"] if f["split"] == "train"]
     val = [f for f in data["files"] if f["split"] == "val"]
-    rng.shuffle(val)
+    random.Random(args.seed).shuffle(val)
     val = val[:args.val_files]
     print(f"train {len(train)} files, val {len(val)} (of the split), classes {len(classes)}", flush=True)
 
+    torch.manual_seed(args.seed)
     model, config = build_model(len(classes), args.features)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     ckpt_path = os.path.join(args.cache, "code-lang.ckpt")
-    state = {"step": 0, "elapsed": 0.0, "best": -1.0, "best_state": None, "curve": []}
-    if args.resume and os.path.exists(ckpt_path):
-        saved = torch.load(ckpt_path)
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        state = saved["state"]
-        print(f"resumed at step {state['step']}, {state['elapsed'] / 60:.1f} min", flush=True)
-        # A fresh stream for the batches after the checkpoint, not a replay of the first ones.
-        rng = random.Random(args.seed * 1_000_003 + state["step"])
-        torch.manual_seed(args.seed * 1_000_003 + state["step"])
-
-    budget = args.minutes * 60
+    state, rng = start_state(ckpt_path, model, opt, args.resume, args.seed)
     lengths = [int(x) for x in args.lengths.split(",")]
     draw = sampler(train, rng)
-    start = time.time() - state["elapsed"]
-    last_val = time.time()
-    losses, hits, seen = [], 0, 0
-    model.train()
-    while True:
-        elapsed = time.time() - start
-        if elapsed >= budget:
-            break
-        lr = args.lr * min(1.0, (state["step"] + 1) / 30) * (0.5 * (1 + math.cos(math.pi * elapsed / budget)))
-        for g in opt.param_groups:
-            g["lr"] = lr
+
+    def step(elapsed, budget):
         length = rng.choice(lengths)
         batch = max(4, min(args.batch, args.tokens // length))
         files = [draw() for _ in range(batch)]
-        crops = [crop(f["bytes"], length, rng) for f in files]
-        ids, mask = to_batch(crops)
+        ids, mask = to_batch([crop(f["bytes"], length, rng) for f in files])
         offset = rng.randrange(MAX_SEQ_LEN - ids.size(1) + 1) if rng.random() < 0.5 else 0
         target = torch.tensor([class_index[f["label"]] for f in files])
         logits = forward(model, ids, mask, offset)
-        loss = F.cross_entropy(logits, target)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        state["step"] += 1
-        losses.append(loss.item())
-        hits += int((logits.argmax(1) == target).sum())
-        seen += batch
-        if state["step"] % 20 == 0:
-            print(f"step {state['step']} {elapsed / 60:.1f} min loss {sum(losses) / len(losses):.3f} "
-                  f"train acc {hits / seen:.3f} lr {lr:.2e}", flush=True)
-            losses, hits, seen = [], 0, 0
-        if time.time() - last_val > args.val_every * 60 or time.time() - start >= budget:
-            acc = evaluate(model, val, class_index)
-            state["curve"].append((round((time.time() - start) / 60, 1), state["step"], acc))
-            if acc > state["best"]:
-                state["best"] = acc
-                state["best_state"] = {k: v.clone() for k, v in model.state_dict().items()}
-            print(f"== val acc {acc:.3f} (best {state['best']:.3f}) at step {state['step']}", flush=True)
-            state["elapsed"] = time.time() - start
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
-            last_val = time.time()
+        return F.cross_entropy(logits, target), int((logits.argmax(1) == target).sum()), batch, ""
 
-    state["elapsed"] = time.time() - start
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
-    print("curve (minutes, step, val acc): " + "; ".join(f"{m} {s} {a:.3f}" for m, s, a in state["curve"]))
+    state = train_loop(model, opt, state, ckpt_path, minutes=args.minutes, lr=args.lr, warmup_steps=30,
+                       val_every=args.val_every, step=step, validate=lambda: evaluate(model, val, class_index))
     if args.out and state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
         export_config = dict(config, attn_type="softmax")

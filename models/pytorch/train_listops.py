@@ -26,9 +26,7 @@ choose by alone: one sequence is half a point).
 import argparse
 import math
 import os
-import random
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +36,7 @@ from data_listops import VOCAB  # noqa: E402
 from export import export_model  # noqa: E402
 from reference import ModelForSC  # noqa: E402
 from skeinformer_training import set_exact, use_skeinformer  # noqa: E402
+from training_loop import start_state, train as train_loop  # noqa: E402
 
 MAX_SEQ_LEN = 2000
 TOKEN_ID = {t: i for i, t in enumerate(VOCAB)}
@@ -142,70 +141,28 @@ def main():
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
     train = sorted(load(args.cache, "train"), key=lambda r: len(r[1]))
     short = sorted(load(args.cache, "short"), key=lambda r: len(r[1]))
     val_all = load(args.cache, "val")
     val = val_all[:args.val_files]
     print(f"train {len(train)} + short {len(short)} sequences, val {len(val)}", flush=True)
 
+    torch.manual_seed(args.seed)
     model, config = build_model(args.features, args.pos_init)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     ckpt_path = os.path.join(args.cache, "listops.ckpt")
-    state = {"step": 0, "elapsed": 0.0, "best": -1.0, "best_state": None, "curve": []}
-    if args.resume and os.path.exists(ckpt_path):
-        saved = torch.load(ckpt_path)
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        state = saved["state"]
-        print(f"resumed at step {state['step']}, {state['elapsed'] / 60:.1f} min", flush=True)
+    state, rng = start_state(ckpt_path, model, opt, args.resume, args.seed)
 
-    budget = args.minutes * 60
-    start = time.time() - state["elapsed"]
-    last_val = time.time()
-    losses, hits, seen, tokens = [], 0, 0, 0
-    model.train()
-    while True:
-        elapsed = time.time() - start
-        if elapsed >= budget:
-            break
-        lr = args.lr * min(1.0, (state["step"] + 1) / 50) * (0.5 * (1 + math.cos(math.pi * elapsed / budget)))
-        for g in opt.param_groups:
-            g["lr"] = lr
+    def step(elapsed, budget):
         p_short = args.short * max(0.0, 1.0 - 2.0 * elapsed / budget)
         rows = draw_batch(short if rng.random() < p_short else train, args.tokens, args.batch, rng)
         ids, mask, target = to_batch(rows)
         logits = forward(model, ids, mask)
-        loss = F.cross_entropy(logits, target)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        state["step"] += 1
-        losses.append(loss.item())
-        hits += int((logits.argmax(1) == target).sum())
-        seen += len(rows)
-        tokens += int(mask.sum())
-        if state["step"] % 20 == 0:
-            print(f"step {state['step']} {elapsed / 60:.1f} min loss {sum(losses) / len(losses):.3f} "
-                  f"train acc {hits / seen:.3f} ({seen} seqs, {tokens} tokens) short {p_short:.2f} lr {lr:.2e}",
-                  flush=True)
-            losses, hits, seen, tokens = [], 0, 0, 0
-        if time.time() - last_val > args.val_every * 60 or time.time() - start >= budget:
-            acc = evaluate(model, val)
-            state["curve"].append((round((time.time() - start) / 60, 1), state["step"], acc))
-            if acc > state["best"]:
-                state["best"] = acc
-                state["best_state"] = {k: v.clone() for k, v in model.state_dict().items()}
-            print(f"== val acc {acc:.3f} (best {state['best']:.3f}) at step {state['step']}", flush=True)
-            state["elapsed"] = time.time() - start
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
-            last_val = time.time()
+        note = f" ({len(rows)} seqs, {int(mask.sum())} tokens in the last batch) short {p_short:.2f}"
+        return F.cross_entropy(logits, target), int((logits.argmax(1) == target).sum()), len(rows), note
 
-    state["elapsed"] = time.time() - start
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, ckpt_path)
-    print("curve (minutes, step, val acc): " + "; ".join(f"{m} {s} {a:.3f}" for m, s, a in state["curve"]))
+    state = train_loop(model, opt, state, ckpt_path, minutes=args.minutes, lr=args.lr, warmup_steps=50,
+                       val_every=args.val_every, step=step, validate=lambda: evaluate(model, val))
     if args.out and state["best_state"] is not None:
         final_val = val_all[:args.final_val_files]
         last_acc = evaluate(model, final_val)
