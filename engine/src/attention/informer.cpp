@@ -140,7 +140,7 @@ void sparsity(const attn::HeadView& h, size_t samples, float scale, Sample sampl
       const size_t key0 = b * kBucketKeys;
       attn::copy_rows(h.k + key0 * h.ld, h.ld, std::min(kBucketKeys, h.m - key0), h.p, s.k_bucket);
       for (size_t e = b == 0 ? 0 : s.bucket_next[b - 1]; e < s.bucket_next[b]; ++e) {
-        const uint32_t i = s.sorted[e] / kBucketKeys;
+        const size_t i = s.sorted[e] / kBucketKeys;
         const float score =
             simd::dot(s.q_block + i * h.p, s.k_bucket + s.sorted[e] % kBucketKeys * h.p, h.p) *
             scale;
@@ -150,7 +150,7 @@ void sparsity(const attn::HeadView& h, size_t samples, float scale, Sample sampl
     }
     const size_t real_pairs = s.bucket_next[padding_bucket - 1];  // m >= 1: padding_bucket >= 1
     for (size_t e = real_pairs; e < pairs; ++e) {
-      const uint32_t i = s.sorted[e] / kBucketKeys;
+      const size_t i = s.sorted[e] / kBucketKeys;
       s.row_max[i] = std::max(s.row_max[i], 0.0f);
     }
     for (size_t i = 0; i < rows; ++i) {
