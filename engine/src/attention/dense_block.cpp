@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include <skein/error.h>
 
@@ -32,40 +33,38 @@ void copy_rows(const float* from, size_t ld, size_t rows, size_t p, float* to) {
   for (size_t r = 0; r < rows; ++r) std::copy_n(from + r * ld, p, to + r * p);
 }
 
-// Online-softmax step of one panel: scores in `probs` become
-// e^(score − new max), the running sum is rescaled, `rescale` gets the factor.
-void update_softmax_sums(const float* probs, size_t keys, const float* new_max, float* row_max,
-                         float* row_sum) {
+// Online-softmax step of one panel: the running sum is rescaled to the new
+// max and the block's e^(score − new max) added. With writable `probs` the
+// scores become those exponentials and `rescale` gets the factor.
+template <class Probs>
+void online_softmax_step(Probs* probs, size_t keys, const float* new_max, float* row_max,
+                         float* row_sum, float* rescale) {
+  constexpr bool kStore = !std::is_const_v<Probs>;
   for (size_t half = 0; half < kPanelWidth; half += kLanes) {
     const Batch max = Batch::load_aligned(new_max + half);
     Batch block_sum(0.0f);
     for (size_t j = 0; j < keys; ++j) {
-      block_sum += simd::softmax_exp(Batch::load_aligned(probs + j * kPanelWidth + half) - max);
-    }
-    const Batch factor = simd::softmax_exp(Batch::load_aligned(row_max + half) - max);
-    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
-        .store_aligned(row_sum + half);
-    max.store_aligned(row_max + half);
-  }
-}
-
-void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
-                    float* rescale) {
-  for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-    const Batch max = Batch::load_aligned(new_max + half);
-    Batch block_sum(0.0f);
-    for (size_t j = 0; j < keys; ++j) {
-      float* at = probs + j * kPanelWidth + half;
+      Probs* at = probs + j * kPanelWidth + half;
       const Batch e = simd::softmax_exp(Batch::load_aligned(at) - max);
-      e.store_aligned(at);
+      if constexpr (kStore) e.store_aligned(at);
       block_sum += e;
     }
     const Batch factor = simd::softmax_exp(Batch::load_aligned(row_max + half) - max);
     xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
         .store_aligned(row_sum + half);
     max.store_aligned(row_max + half);
-    factor.store_aligned(rescale + half);
+    if constexpr (kStore) factor.store_aligned(rescale + half);
   }
+}
+
+void update_softmax_sums(const float* probs, size_t keys, const float* new_max, float* row_max,
+                         float* row_sum) {
+  online_softmax_step(probs, keys, new_max, row_max, row_sum, nullptr);
+}
+
+void update_softmax(float* probs, size_t keys, const float* new_max, float* row_max, float* row_sum,
+                    float* rescale) {
+  online_softmax_step(probs, keys, new_max, row_max, row_sum, rescale);
 }
 
 size_t round_up(size_t n, size_t to) {
@@ -137,24 +136,6 @@ BlockScratch carve_block_scratch(std::byte*& base, size_t p) {
   s.rescale = c.floats(kPanelWidth);
   base = c.base();
   return s;
-}
-
-float* Carver::floats(size_t count) {
-  auto* at = reinterpret_cast<float*>(base_);
-  base_ += float_bytes(count);
-  return at;
-}
-
-double* Carver::doubles(size_t count) {
-  auto* at = reinterpret_cast<double*>(base_);
-  base_ += aligned_size(count * sizeof(double));
-  return at;
-}
-
-int64_t* Carver::ints(size_t count) {
-  auto* at = reinterpret_cast<int64_t*>(base_);
-  base_ += aligned_size(count * sizeof(int64_t));
-  return at;
 }
 
 void softmax_attend(Rows queries, const int64_t* index, size_t rows, Rows keys, Rows values,

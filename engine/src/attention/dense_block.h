@@ -113,9 +113,15 @@ BlockScratch carve_block_scratch(std::byte*& base, size_t p);
 class Carver {
  public:
   explicit Carver(std::byte* base) : base_(base) {}
-  float* floats(size_t count);
-  double* doubles(size_t count);
-  int64_t* ints(size_t count);
+  template <class T>
+  T* take(size_t count) {
+    auto* at = reinterpret_cast<T*>(base_);
+    base_ += aligned_size(count * sizeof(T));
+    return at;
+  }
+  float* floats(size_t count) { return take<float>(count); }
+  double* doubles(size_t count) { return take<double>(count); }
+  int64_t* ints(size_t count) { return take<int64_t>(count); }
   std::byte*& base() { return base_; }
 
  private:

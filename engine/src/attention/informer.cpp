@@ -77,25 +77,19 @@ size_t scratch_bytes(const ScratchSize& z) {
 }
 
 Scratch carve(std::byte* base, const ScratchSize& z) {
-  std::byte* at = base;
-  const auto take = [&at](size_t bytes) {
-    std::byte* here = at;
-    at += aligned_size(bytes);
-    return here;
-  };
+  attn::Carver c(base);
   Scratch s;
-  s.sparsity = reinterpret_cast<float*>(take(z.length() * sizeof(float)));
-  s.order = reinterpret_cast<int64_t*>(take(z.length() * sizeof(int64_t)));
-  s.drawn = reinterpret_cast<uint32_t*>(take(z.pairs() * sizeof(uint32_t)));
-  s.sorted = reinterpret_cast<uint32_t*>(take(z.pairs() * sizeof(uint32_t)));
-  s.bucket_next =
-      reinterpret_cast<uint32_t*>(take((bucket_count(z.length()) + 1) * sizeof(uint32_t)));
-  s.q_block = reinterpret_cast<float*>(take(z.rows() * z.p * sizeof(float)));
-  s.k_bucket = reinterpret_cast<float*>(take(kBucketKeys * z.p * sizeof(float)));
-  s.row_max = reinterpret_cast<float*>(take(z.rows() * sizeof(float)));
-  s.row_sum = reinterpret_cast<float*>(take(z.rows() * sizeof(float)));
-  s.sum_v = reinterpret_cast<double*>(take(z.p * sizeof(double)));
-  s.block = attn::carve_block_scratch(at, z.p);
+  s.sparsity = c.floats(z.length());
+  s.order = c.ints(z.length());
+  s.drawn = c.take<uint32_t>(z.pairs());
+  s.sorted = c.take<uint32_t>(z.pairs());
+  s.bucket_next = c.take<uint32_t>(bucket_count(z.length()) + 1);
+  s.q_block = c.floats(z.rows() * z.p);
+  s.k_bucket = c.floats(kBucketKeys * z.p);
+  s.row_max = c.floats(z.rows());
+  s.row_sum = c.floats(z.rows());
+  s.sum_v = c.doubles(z.p);
+  s.block = attn::carve_block_scratch(c.base(), z.p);
   return s;
 }
 
