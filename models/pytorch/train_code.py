@@ -110,7 +110,6 @@ def evaluate(model, files, class_index, batch=16):
         ids, mask = to_batch([f["bytes"][:MAX_SEQ_LEN] for f in chunk])
         pred = forward(model, ids, mask).argmax(dim=1)
         correct += sum(int(p) == class_index[f["label"]] for p, f in zip(pred.tolist(), chunk))
-    model.train()
     return correct / max(len(files), 1)
 
 

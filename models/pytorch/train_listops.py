@@ -114,7 +114,6 @@ def evaluate(model, rows, batch=8):
         ids, mask, target = to_batch(order[i:i + batch])
         correct += int((forward(model, ids, mask).argmax(1) == target).sum())
     set_exact(model, False)
-    model.train()
     return correct / max(len(rows), 1)
 
 

@@ -39,7 +39,8 @@ def train(model, opt, state, path, *, minutes, lr, warmup_steps, val_every, step
     step(elapsed, budget) runs the forward pass of one batch (seconds elapsed of
     the budget) and returns (loss, correct, examples, note): the loss tensor,
     the batch's correct predictions and size, and text for the progress line.
-    validate() returns the validation accuracy. Returns the final state, whose
+    validate() returns the validation accuracy (it may leave the model in eval
+    mode; training resumes in train mode). Returns the final state, whose
     "best_state" is the model state of the best validation.
     """
     budget = minutes * 60

@@ -68,7 +68,7 @@ def nystrom_attention(q, k, v, mask, features):
     return torch.matmul(torch.matmul(kernel_1, newton_schulz_pinv(kernel_2)), torch.matmul(kernel_3, v))
 
 
-def make_linformer(n, features, heads):
+def make_linformer(n, features):
     e = torch.randn(features, n) / math.sqrt(features)
 
     def linformer_attention(q, k, v, mask, _):
@@ -145,9 +145,9 @@ def peak_gib(method, n, features, heads, p):
     return floats * 4 / 2 ** 30
 
 
-def method_fn(method, n, features, heads, p):
+def method_fn(method, n, features, p):
     return {"softmax": softmax_attention, "nystrom": nystrom_attention,
-            "linformer": make_linformer(n, features, heads), "performer": make_performer(p, features),
+            "linformer": make_linformer(n, features), "performer": make_performer(p, features),
             "informer": informer_attention}[method]
 
 
@@ -160,7 +160,7 @@ def check(n, methods, features, heads, p):
         print(f"n = {n}: relative Frobenius error against softmax attention "
               f"(V-mean: {float((vmean - exact).norm() / exact.norm()):.3f})")
         for method in methods:
-            out = method_fn(method, n, features, heads, p)(q, k, v, mask, features)
+            out = method_fn(method, n, features, p)(q, k, v, mask, features)
             print(f"  {method:<10} {float((out - exact).norm() / exact.norm()):.3f}")
 
 
@@ -200,7 +200,7 @@ def main():
             if need > args.max_gib:
                 print(f"{method:<10} {n:>8} skipped: needs about {need:.1f} GiB (> --max-gib)", flush=True)
                 continue
-            fn = method_fn(method, n, args.features, args.heads, args.head_dim)
+            fn = method_fn(method, n, args.features, args.head_dim)
             times = []
             with torch.no_grad():
                 fn(q, k, v, mask, args.features)
