@@ -43,12 +43,21 @@ PACKAGES = {
     "libboost1.81-dev": ("train", "C++"), "libeigen3-dev": ("train", "C++"), "libspdlog-dev": ("train", "C++"),
     "libfmt-dev": ("train", "C++"), "juce-modules-source": ("train", "C++"), "libcrypto++-dev": ("train", "C++"),
     "libpqxx-dev": ("train", "C++"), "libglm-dev": ("train", "C++"), "googletest": ("train", "C++"),
+    "libabsl-dev": ("train", "C++"), "libasio-dev": ("train", "C++"), "librange-v3-dev": ("train", "C++"),
+    "libtbb-dev": ("train", "C++"), "libopencv-core-dev": ("train", "C++"),
     "libcereal-dev": ("val", "C++"), "libcli11-dev": ("val", "C++"),
     "nlohmann-json3-dev": ("test", "C++"), "libxtensor-dev": ("test", "C++"),
     "libxsimd-dev": ("test", "C++"), "libmsgsl-dev": ("test", "C++"),
     # Python
     "libpython3.11-stdlib": ("train", None), "python3-sympy": ("train", None), "python3-django": ("train", None),
     "python3-twisted": ("train", None), "python3-setuptools": ("train", None),
+    # Python from more kinds of project: regular-expression tables (ply, pyparsing, markdown, nltk),
+    # old-style headers (reportlab, paramiko), documentation tools (sphinx, babel), numerics.
+    "python3-babel": ("train", None), "python3-markdown": ("train", None), "python3-sphinx": ("train", None),
+    "python3-pyparsing": ("train", None), "python3-sqlalchemy": ("train", None),
+    "python3-networkx": ("train", None), "python3-mako": ("train", None), "python3-paramiko": ("train", None),
+    "python3-reportlab": ("train", None), "python3-nltk": ("train", None), "python3-ply": ("train", None),
+    "python3-tornado": ("train", None), "python3-numpy": ("train", None),
     "python3-jinja2": ("val", None),
     "python3-pygments": ("test", None), "python3-requests": ("test", None), "python3-docutils": ("test", None),
     # Go
@@ -65,6 +74,8 @@ PACKAGES = {
     # JavaScript
     "node-typescript": ("train", None), "node-babel7": ("train", None), "node-lodash": ("train", None),
     "node-moment": ("train", None), "node-terser": ("train", None), "node-uglify-js": ("train", None),
+    "eslint": ("train", None), "node-underscore": ("train", None), "node-commander": ("train", None),
+    "node-react": ("train", None),
     "node-acorn": ("val", None), "node-esprima": ("val", None),
     "node-express": ("test", None), "node-marked": ("test", None), "node-markdown-it": ("test", None),
     "node-semver": ("test", None), "node-ws": ("test", None), "node-yargs": ("test", None),
@@ -241,7 +252,6 @@ def main():
     args = parser.parse_args()
 
     debs = download(list(PACKAGES), os.path.join(args.cache, "debs"))
-    rng = random.Random(args.seed)
     seen = {}  # content hash -> split that kept it
     files, dropped_dup = [], collections.Counter()
     # Train first, so a file vendored into a validation or test package is dropped there.
@@ -261,7 +271,9 @@ def main():
             seen[digest] = split
             by_class[label].append((rel, data))
         kept = collections.Counter()
-        for label, items in by_class.items():
+        # One stream per package: adding a package does not change which files the others keep.
+        rng = random.Random(f"{args.seed}/{pkg}")
+        for label, items in sorted(by_class.items()):
             rng.shuffle(items)
             for rel, data in items[:CAPS[split]]:
                 files.append({"bytes": data[:args.keep_bytes], "size": len(data), "label": label,

@@ -128,6 +128,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from CACHE/code-lang.ckpt")
+    parser.add_argument("--init", default=None,
+                        help="start from this checkpoint's best validation state (fresh optimiser and schedule)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -144,6 +146,12 @@ def main():
     model, config = build_model(len(classes), args.features)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     ckpt_path = os.path.join(args.cache, "code-lang.ckpt")
+    if args.init:
+        if args.resume:
+            parser.error("--init starts a new run; it cannot be combined with --resume")
+        saved = torch.load(args.init)
+        model.load_state_dict(saved["state"]["best_state"] or saved["model"])
+        print(f"initialised from {args.init} (its best validation: {saved['state']['best']:.3f})", flush=True)
     state, rng = start_state(ckpt_path, model, opt, args.resume, args.seed)
     lengths = [int(x) for x in args.lengths.split(",")]
     draw = sampler(train, rng)

@@ -42,11 +42,11 @@ MAX_SEQ_LEN = 2000
 TOKEN_ID = {t: i for i, t in enumerate(VOCAB)}
 
 
-def model_config(features):
+def model_config(features, pooling):
     return {
         "vocab_size": len(VOCAB), "embedding_dim": 64, "transformer_dim": 64, "transformer_hidden_dim": 128,
         "head_dim": 32, "num_head": 2, "num_layers": 2, "max_seq_len": MAX_SEQ_LEN,
-        "pooling_mode": "MEAN", "num_classes": 10, "attn_type": "softmax",
+        "pooling_mode": pooling, "num_classes": 10, "attn_type": "softmax",
         "dropout_prob": 0.0, "attention_dropout": 0.0, "nb_features": features,
     }
 
@@ -61,8 +61,8 @@ def sinusoids(n, dim, scale):
     return table * scale
 
 
-def build_model(features, pos_init):
-    config = model_config(features)
+def build_model(features, pos_init, pooling):
+    config = model_config(features, pooling)
     model = ModelForSC(config)
     if pos_init > 0:
         with torch.no_grad():
@@ -72,8 +72,11 @@ def build_model(features, pos_init):
 
 
 def forward(model, ids, mask):
-    """Logits as the engine computes them: mean pooling over a padded length of MAX_SEQ_LEN."""
+    """Logits as the engine computes them: MEAN pools over a padded length of MAX_SEQ_LEN,
+    TOKEN_MEAN over each sequence's real tokens."""
     x = model.model(ids, mask)
+    if model.pooling_mode == "TOKEN_MEAN":
+        return model.seq_classifer.mlpblock(x.sum(dim=1) / mask.sum(dim=1, keepdim=True))
     return model.seq_classifer.mlpblock(x.sum(dim=1) / MAX_SEQ_LEN)
 
 
@@ -130,6 +133,8 @@ def main():
     parser.add_argument("--pos-init", type=float, default=0.5,
                         help="sinusoidal position init scale, token embeddings N(0, scale^2) (0: reference init)")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--pooling", choices=["MEAN", "TOKEN_MEAN"], default="MEAN",
+                        help="MEAN: over the padded length (LRA); TOKEN_MEAN: over the real tokens")
     parser.add_argument("--val-every", type=float, default=6, help="minutes between validations")
     parser.add_argument("--val-files", type=int, default=200, help="validation sequences during training")
     parser.add_argument("--final-val-files", type=int, default=1000,
@@ -147,7 +152,7 @@ def main():
     print(f"train {len(train)} + short {len(short)} sequences, val {len(val)}", flush=True)
 
     torch.manual_seed(args.seed)
-    model, config = build_model(args.features, args.pos_init)
+    model, config = build_model(args.features, args.pos_init, args.pooling)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     ckpt_path = os.path.join(args.cache, "listops.ckpt")
     state, rng = start_state(ckpt_path, model, opt, args.resume, args.seed)
