@@ -142,7 +142,8 @@ py::tuple session_run(skein::Session& session, const py::object& ids, const py::
   return py::make_tuple(to_numpy(result.logits), to_numpy(result.pooled));
 }
 
-// One classify() item: raw bytes, or a path whose beginning is read (Model::input_byte_limit).
+// One classify() item: raw bytes, or a path whose beginning is read; either is cut to the
+// model's first max_seq_len tokens (Model::input_prefix_bytes).
 struct Item {
   py::object source;
   std::string path;  // empty for bytes
@@ -150,39 +151,34 @@ struct Item {
   bool truncated = false;
 };
 
-Item read_item(const py::handle& obj, int64_t max_bytes) {
+Item read_item(const py::handle& obj, const skein::Model& model) {
   Item item;
   item.source = py::reinterpret_borrow<py::object>(obj);
   if (py::isinstance<py::bytes>(obj) || py::isinstance<py::bytearray>(obj)) {
     const std::string data = py::bytes(item.source).cast<std::string>();
-    const size_t keep =
-        max_bytes < 0 ? data.size() : std::min(data.size(), static_cast<size_t>(max_bytes));
+    const int64_t cut = model.input_prefix_bytes(
+        std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+    const size_t keep = cut < 0 ? data.size() : static_cast<size_t>(cut);
     item.truncated = keep < data.size();
     item.bytes.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(keep));
     if (item.bytes.empty()) throw skein::Error("classify: empty input");
     return item;
   }
   item.path = py::module_::import("os").attr("fspath")(obj).cast<std::string>();
-  skein::cli::TextInput text = skein::cli::read_text_prefix(item.path, max_bytes);
+  skein::cli::TextInput text = skein::cli::read_model_input(model, item.path);
   item.bytes = std::move(text.bytes);
   item.truncated = text.truncated;
   return item;
 }
 
-// An item's first max_seq_len token ids; an unknown word names the file, if any.
-std::vector<int32_t> item_ids(const skein::Model& model, Item& item) {
-  std::vector<int32_t> ids;
+// An item's token ids (at most max_seq_len: read_item kept that prefix); an unknown word names
+// the file, if any.
+std::vector<int32_t> item_ids(const skein::Model& model, const Item& item) {
   try {
-    ids = model.tokenize(item.bytes);
+    return model.tokenize(item.bytes);
   } catch (const skein::Error& e) {
     throw skein::Error((item.path.empty() ? "classify" : item.path) + ": " + e.what());
   }
-  const auto max_len = static_cast<size_t>(model.config().max_seq_len);
-  if (ids.size() > max_len) {
-    ids.resize(max_len);
-    item.truncated = true;
-  }
-  return ids;
 }
 
 py::list session_classify(skein::Session& session, const py::object& items_obj) {
@@ -203,7 +199,7 @@ py::list session_classify(skein::Session& session, const py::object& items_obj) 
     std::vector<Item> items;
     std::vector<std::vector<int32_t>> ids;
     for (size_t i = begin; i < std::min(count, begin + kItemsPerBatch); ++i) {
-      items.push_back(read_item(items_list[i], model.input_byte_limit()));
+      items.push_back(read_item(items_list[i], model));
       ids.push_back(item_ids(model, items.back()));
     }
     std::vector<std::span<const int32_t>> batch(ids.begin(), ids.end());

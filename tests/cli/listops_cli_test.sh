@@ -46,11 +46,28 @@ fi
 
 { printf '[SM '; for _ in $(seq 2100); do printf '1 '; done; printf ']\n'; } >"$work/long.txt"
 if "$skein" classify --model "$model" --format json "$work/long.txt" >"$work/out" 2>"$work/err" &&
-   grep -qF "long.txt has 2102 tokens; classified its first 2000 tokens" "$work/err" &&
+   grep -qF "long.txt has $(wc -c <"$work/long.txt") bytes; classified its first 2000 tokens" "$work/err" &&
    /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; assert r["tokens"] == 2000 and r["truncated"]' "$work/out"; then
   echo "ok   truncated to max_seq_len tokens"
 else
   fail "long file: expected a truncation warning and 2000 tokens"; cat "$work/err" "$work/out"
+fi
+
+# Endless input: reading stops after max_seq_len tokens, or inside a token no vocabulary word is
+# that long (an unknown-token error), instead of reading until the end that never comes.
+if yes 1 | timeout 60 "$skein" classify --model "$model" --format json - >"$work/out" 2>"$work/err" &&
+   grep -qF "has more input; classified its first 2000 tokens" "$work/err" &&
+   /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; assert r["tokens"] == 2000 and r["truncated"]' "$work/out"; then
+  echo "ok   endless input of tokens stops after 2000"
+else
+  fail "endless tokens on stdin: expected 2000 tokens and a warning"; cat "$work/err" "$work/out"
+fi
+timeout 60 "$skein" classify --model "$model" - </dev/zero >"$work/out" 2>"$work/err"
+code=$?
+if [ "$code" -eq 1 ] && grep -qF "unknown token '\\x00\\x00" "$work/err" && [ "$(wc -l <"$work/err")" -eq 1 ]; then
+  echo "ok   endless token on stdin is an unknown-token error"
+else
+  fail "endless token on stdin: exit $code, expected 1 and one unknown-token line"; cat "$work/err"
 fi
 
 if "$skein" profile --model "$model" --seq-len 2000 --attention exact,skeinformer --repeat 1 --warmup 0 \

@@ -82,11 +82,35 @@ TEST_CASE("a token outside the words vocabulary is an error naming it and its by
       });
 }
 
+TEST_CASE("a words model's input is cut after max_seq_len tokens or in an overlong token") {
+  with_words_model(
+      "words_prefix", [](TinyModel&) {},
+      [](const skein::Model& model) {
+        REQUIRE(model.config().max_seq_len == 32);
+        std::string text = "\n ";
+        for (int i = 0; i < 32; ++i) text += "1  ";
+        CHECK(model.input_prefix_bytes(bytes_of(text)) == -1);
+        CHECK(model.input_prefix_bytes(bytes_of(text + "\n")) == -1);
+        const auto cut = static_cast<int64_t>(text.size());
+        CHECK(model.input_prefix_bytes(bytes_of(text + "[MIN 0 ]")) == cut);
+        CHECK(model.input_prefix_bytes(bytes_of(text + "[")) == cut);
+        CHECK(model.tokenize(bytes_of(text)).size() == 32);
+        // The longest vocabulary token, <pad>, has 5 bytes: a sixth byte ends the input there.
+        CHECK(model.input_prefix_bytes(bytes_of("0 <pad> 1")) == -1);
+        const std::string overlong = "0 <pad>x" + std::string(1000, 'x');
+        CHECK(model.input_prefix_bytes(bytes_of(overlong)) == 8);
+        CHECK_THROWS_WITH_AS(model.tokenize(bytes_of(overlong.substr(0, 8))),
+                             doctest::Contains("'<pad>x' at byte 2"), skein::Error);
+      });
+}
+
 TEST_CASE("the bytes tokenizer reads max_seq_len bytes and has no vocabulary") {
   TinyModel m;
   std::string dir = m.write("bytes_limit");
   auto model = skein::Model::load(dir);
   CHECK(model->input_byte_limit() == model->config().max_seq_len);
+  CHECK(model->input_prefix_bytes(std::vector<uint8_t>(32, 'a')) == -1);
+  CHECK(model->input_prefix_bytes(std::vector<uint8_t>(33, 'a')) == 32);
   CHECK(model->vocabulary().empty());
   CHECK(model->describe().find("tokenizer: bytes, id = byte + 1") != std::string::npos);
   std::filesystem::remove_all(dir);

@@ -90,23 +90,16 @@ void classify_batch(Session& session, const Model& model, std::vector<FileResult
     FileResult r;
     r.path = path;
     try {
-      TextInput text = read_text_prefix(path, model.input_byte_limit());
+      TextInput text = read_model_input(model, path);
       r.truncated = text.truncated;
       r.total_bytes = text.total_bytes;
       std::vector<int32_t> tokens = tokenize_file(model, path, text.bytes);
-      // The words tokenizer reads the whole file; its ids are cut here.
-      const auto all_tokens = static_cast<int64_t>(tokens.size());
-      if (all_tokens > cfg.max_seq_len) {
-        tokens.resize(static_cast<size_t>(cfg.max_seq_len));
-        r.truncated = true;
-      }
       r.tokens = static_cast<int64_t>(tokens.size());
       ids.push_back(std::move(tokens));
       which.push_back(results.size());
       if (r.truncated) {
-        std::string size = all_tokens > cfg.max_seq_len ? std::to_string(all_tokens) + " tokens"
-                           : r.total_bytes >= 0         ? std::to_string(r.total_bytes) + " bytes"
-                                                        : "more bytes";
+        std::string size =
+            r.total_bytes >= 0 ? std::to_string(r.total_bytes) + " bytes" : "more input";
         std::fprintf(stderr,
                      "skein classify: warning: %s has %s; classified its first %lld tokens "
                      "(the model's max_seq_len)\n",

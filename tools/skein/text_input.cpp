@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <span>
 
 #include "skein/error.h"
+#include "skein/model.h"
 
 namespace skein::cli {
 namespace {
@@ -30,11 +33,12 @@ size_t read_up_to(int fd, uint8_t* out, size_t want, const std::string& path) {
   return got;
 }
 
-}  // namespace
-
-TextInput read_text_prefix(const std::string& path, int64_t max_bytes) {
-  bool is_stdin = path == "-";
-  int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Opens `path` ("-" = stdin), runs read(fd, input) and closes it; checks the input is a
+// readable non-directory and not empty.
+TextInput read_input(const std::string& path,
+                     const std::function<void(int fd, TextInput& input)>& read) {
+  const bool is_stdin = path == "-";
+  const int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_errno(path);
   TextInput input;
   try {
@@ -42,21 +46,7 @@ TextInput read_text_prefix(const std::string& path, int64_t max_bytes) {
     if (::fstat(fd, &st) != 0) fail_errno(path);
     if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory");
     if (S_ISREG(st.st_mode)) input.total_bytes = st.st_size;
-    if (max_bytes < 0) {
-      // The whole input, in growing chunks (stdin and pipes have no size).
-      size_t got = 0;
-      do {
-        input.bytes.resize(std::max<size_t>(input.bytes.size() * 2, 1 << 16));
-        got += read_up_to(fd, input.bytes.data() + got, input.bytes.size() - got, path);
-      } while (got == input.bytes.size());
-      input.bytes.resize(got);
-    } else {
-      // One byte more than allowed tells whether the input continues.
-      input.bytes.resize(static_cast<size_t>(max_bytes) + 1);
-      size_t got = read_up_to(fd, input.bytes.data(), input.bytes.size(), path);
-      input.truncated = got > static_cast<size_t>(max_bytes);
-      input.bytes.resize(std::min(got, static_cast<size_t>(max_bytes)));
-    }
+    read(fd, input);
   } catch (...) {
     if (!is_stdin) ::close(fd);
     throw;
@@ -64,6 +54,38 @@ TextInput read_text_prefix(const std::string& path, int64_t max_bytes) {
   if (!is_stdin) ::close(fd);
   if (input.bytes.empty()) throw Error(path + ": empty input, nothing to classify");
   return input;
+}
+
+}  // namespace
+
+TextInput read_text_prefix(const std::string& path, int64_t max_bytes) {
+  const auto limit = static_cast<size_t>(std::max<int64_t>(max_bytes, 0));
+  return read_input(path, [&](int fd, TextInput& input) {
+    // One byte more than allowed tells whether the input continues.
+    input.bytes.resize(limit + 1);
+    const size_t got = read_up_to(fd, input.bytes.data(), input.bytes.size(), path);
+    input.truncated = got > limit;
+    input.bytes.resize(std::min(got, limit));
+  });
+}
+
+TextInput read_model_input(const Model& model, const std::string& path) {
+  if (model.input_byte_limit() >= 0) return read_text_prefix(path, model.input_byte_limit());
+  return read_input(path, [&](int fd, TextInput& input) {
+    // Chunks that double in size: the token count is rechecked after each, in linear time overall.
+    size_t got = 0;
+    do {
+      input.bytes.resize(std::max<size_t>(input.bytes.size() * 2, 1 << 16));
+      got += read_up_to(fd, input.bytes.data() + got, input.bytes.size() - got, path);
+      const int64_t cut = model.input_prefix_bytes(std::span(input.bytes.data(), got));
+      if (cut >= 0) {
+        input.truncated = true;
+        got = static_cast<size_t>(cut);
+        break;
+      }
+    } while (got == input.bytes.size());
+    input.bytes.resize(got);
+  });
 }
 
 }  // namespace skein::cli

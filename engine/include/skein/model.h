@@ -49,9 +49,12 @@ class SKEIN_API Model {
   /// vocabulary.
   std::vector<int32_t> tokenize(std::span<const uint8_t> bytes) const;
   /// How many leading bytes of a text to read for max_seq_len tokens: max_seq_len for the bytes
-  /// tokenizer (one id per byte); -1 for words, whose tokens vary in size: tokenize the whole
-  /// text and keep the first max_seq_len ids.
+  /// tokenizer (one id per byte); -1 for words, whose tokens vary in size: read until
+  /// input_prefix_bytes() finds more than max_seq_len tokens.
   int64_t input_byte_limit() const;
+  /// When `text` holds more than max_seq_len tokens, the length of its beginning that holds the
+  /// first max_seq_len of them (the model's input; the rest is cut); -1 when all of it fits.
+  int64_t input_prefix_bytes(std::span<const uint8_t> text) const;
   /// The words tokenizer's vocabulary (token i is id i); empty for the bytes tokenizer.
   const std::vector<std::string>& vocabulary() const;
 

@@ -39,6 +39,10 @@ int64_t Model::input_byte_limit() const {
   return impl_->tokenizer.byte_limit(impl_->config.max_seq_len);
 }
 
+int64_t Model::input_prefix_bytes(std::span<const uint8_t> text) const {
+  return impl_->tokenizer.prefix_bytes(text, impl_->config.max_seq_len);
+}
+
 const std::vector<std::string>& Model::vocabulary() const {
   return impl_->tokenizer.vocabulary();
 }

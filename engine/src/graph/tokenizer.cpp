@@ -1,5 +1,7 @@
 #include "graph/tokenizer.h"
 
+#include <algorithm>
+
 #include "skein/error.h"
 
 namespace skein {
@@ -37,7 +39,10 @@ Tokenizer Tokenizer::words(std::vector<std::string> vocab) {
   Tokenizer t;
   t.words_ = true;
   t.vocab_ = std::move(vocab);
-  for (size_t i = 0; i < t.vocab_.size(); ++i) t.ids_.emplace(t.vocab_[i], static_cast<int32_t>(i));
+  for (size_t i = 0; i < t.vocab_.size(); ++i) {
+    t.ids_.emplace(t.vocab_[i], static_cast<int32_t>(i));
+    t.longest_ = std::max(t.longest_, t.vocab_[i].size());
+  }
   return t;
 }
 
@@ -70,6 +75,22 @@ std::vector<int32_t> Tokenizer::encode(std::span<const uint8_t> text) const {
 
 int64_t Tokenizer::byte_limit(int64_t max_tokens) const {
   return words_ ? -1 : max_tokens;
+}
+
+int64_t Tokenizer::prefix_bytes(std::span<const uint8_t> text, int64_t max_tokens) const {
+  if (!words_) return static_cast<int64_t>(text.size()) > max_tokens ? max_tokens : -1;
+  int64_t tokens = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (is_space(text[i])) continue;
+    if (i == 0 || is_space(text[i - 1])) {
+      if (tokens++ == max_tokens) return static_cast<int64_t>(i);
+      start = i;
+    } else if (i - start == longest_) {
+      return static_cast<int64_t>(i + 1);
+    }
+  }
+  return -1;
 }
 
 std::string Tokenizer::describe() const {
