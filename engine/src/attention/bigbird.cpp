@@ -29,21 +29,18 @@ size_t key_capacity(size_t b, size_t r) {
   return (5 + r) * b;
 }
 
-size_t scratch_bytes(size_t b, size_t r, size_t p) {
-  return 2 * aligned_size(key_capacity(b, r) * p * sizeof(float)) +
-         aligned_size((5 + r) * sizeof(int64_t)) +
-         aligned_size(std::max<size_t>(r, 1) * sizeof(int64_t)) + attn::block_scratch_bytes(p);
-}
-
-Scratch carve(std::byte* base, size_t b, size_t r, size_t p) {
-  attn::Carver c(base);
+Scratch carve(attn::Carver& c, size_t b, size_t r, size_t p) {
   Scratch s;
   s.keys = c.floats(key_capacity(b, r) * p);
   s.values = c.floats(key_capacity(b, r) * p);
   s.chosen = c.ints(5 + r);
   s.random = c.ints(std::max<size_t>(r, 1));
-  s.block = attn::carve_block_scratch(c.base(), p);
+  s.block = attn::carve_block_scratch(c, p);
   return s;
+}
+
+size_t scratch_bytes(size_t b, size_t r, size_t p) {
+  return attn::carved_bytes([&](attn::Carver& c) { carve(c, b, r, p); });
 }
 
 bool is_fixed(int64_t block, int64_t i, int64_t nb) {
@@ -133,7 +130,8 @@ void BigBirdAttention::run(const AttentionProblem& problem, std::span<std::byte>
   attn::for_each_head(problem, workspace, scratch_bytes(b, r, p), name(),
                       [&](int64_t seq, int head, std::byte* base) {
                         const attn::HeadView h = attn::head_of(problem, seq, head);
-                        const Scratch s = carve(base, b, r, p);
+                        attn::Carver carver(base);
+                        const Scratch s = carve(carver, b, r, p);
                         const PhiloxStream stream(problem.seed, problem.layer, seq,
                                                   static_cast<uint32_t>(head));
                         const int64_t nb = blocks_of(h.m, b);
@@ -183,9 +181,9 @@ void BigBirdAttention::run_head_with_blocks(const AttentionProblem& problem, int
   }
   std::vector<std::byte> bytes(scratch_bytes(b, r, p) + kWorkspaceAlignment);
   const auto at = reinterpret_cast<uintptr_t>(bytes.data());
-  const Scratch s =
-      carve(bytes.data() + (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment,
-            b, r, p);
+  attn::Carver carver(bytes.data() +
+                      (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment);
+  const Scratch s = carve(carver, b, r, p);
   for (int64_t i = 0; i < nb; ++i) {
     const auto& list = random[static_cast<size_t>(i)];
     const bool global = i == 0 || i == nb - 1;

@@ -23,10 +23,6 @@ using simd::kPanelWidth;
 
 static_assert(kQueryBlock % kPanelWidth == 0);
 
-size_t float_bytes(size_t count) {
-  return aligned_size(count * sizeof(float));
-}
-
 }  // namespace
 
 void copy_rows(const float* from, size_t ld, size_t rows, size_t p, float* to) {
@@ -116,14 +112,7 @@ void check_problem(const AttentionProblem& problem, const std::string& name) {
   }
 }
 
-size_t block_scratch_bytes(size_t p) {
-  return 2 * float_bytes(p * kQueryBlock) + 2 * float_bytes(kQueryBlock) +
-         2 * float_bytes(kKeyBlock * p) + float_bytes(kKeyBlock * kPanelWidth) +
-         2 * float_bytes(kPanelWidth);
-}
-
-BlockScratch carve_block_scratch(std::byte*& base, size_t p) {
-  Carver c(base);
+BlockScratch carve_block_scratch(Carver& c, size_t p) {
   BlockScratch s;
   s.q_t = c.floats(p * kQueryBlock);
   s.out_t = c.floats(p * kQueryBlock);
@@ -134,7 +123,6 @@ BlockScratch carve_block_scratch(std::byte*& base, size_t p) {
   s.probs = c.floats(kKeyBlock * kPanelWidth);
   s.new_max = c.floats(kPanelWidth);
   s.rescale = c.floats(kPanelWidth);
-  base = c.base();
   return s;
 }
 

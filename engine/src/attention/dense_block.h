@@ -105,28 +105,38 @@ struct BlockScratch {
   float* rescale;  // [kPanelWidth]
 };
 
-size_t block_scratch_bytes(size_t p);
-/// Carves a BlockScratch at `base` and advances it past.
-BlockScratch carve_block_scratch(std::byte*& base, size_t p);
-
-/// Bump allocator over a thread's workspace slice (64-byte aligned pieces).
+/// Bump allocator over a thread's workspace slice (64-byte aligned pieces). With a null base
+/// it only counts: every piece is null and used() is the bytes the same carving takes, so a
+/// scratch layout is written once, in its carve function.
 class Carver {
  public:
   explicit Carver(std::byte* base) : base_(base) {}
   template <class T>
   T* take(size_t count) {
-    auto* at = reinterpret_cast<T*>(base_);
-    base_ += aligned_size(count * sizeof(T));
+    T* at = base_ ? reinterpret_cast<T*>(base_ + used_) : nullptr;
+    used_ += aligned_size(count * sizeof(T));
     return at;
   }
   float* floats(size_t count) { return take<float>(count); }
   double* doubles(size_t count) { return take<double>(count); }
   int64_t* ints(size_t count) { return take<int64_t>(count); }
-  std::byte*& base() { return base_; }
+  size_t used() const { return used_; }
 
  private:
   std::byte* base_;
+  size_t used_ = 0;
 };
+
+/// The bytes carve(Carver&) takes, counted on a null base.
+template <class Carve>
+size_t carved_bytes(Carve carve) {
+  Carver c(nullptr);
+  carve(c);
+  return c.used();
+}
+
+/// Carves a BlockScratch from `c`.
+BlockScratch carve_block_scratch(Carver& c, size_t p);
 
 /// Dense softmax attention: for r < rows, with query row i = index ? index[r] : r,
 ///   out[i] = Σ_j e^(scale·q_i·k_j) v_j / Σ_j e^(scale·q_i·k_j)

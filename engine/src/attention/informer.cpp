@@ -66,18 +66,7 @@ ScratchSize scratch_size(size_t max_len, size_t p, int64_t features) {
   return ScratchSize{max_len, p, std::min(length, bound)};
 }
 
-size_t scratch_bytes(const ScratchSize& z) {
-  return aligned_size(z.length() * sizeof(float)) + aligned_size(z.length() * sizeof(int64_t)) +
-         2 * aligned_size(z.pairs() * sizeof(uint32_t)) +
-         aligned_size((bucket_count(z.length()) + 1) * sizeof(uint32_t)) +
-         aligned_size(z.rows() * z.p * sizeof(float)) +
-         aligned_size(kBucketKeys * z.p * sizeof(float)) +
-         2 * aligned_size(z.rows() * sizeof(float)) + aligned_size(z.p * sizeof(double)) +
-         attn::block_scratch_bytes(z.p);
-}
-
-Scratch carve(std::byte* base, const ScratchSize& z) {
-  attn::Carver c(base);
+Scratch carve(attn::Carver& c, const ScratchSize& z) {
   Scratch s;
   s.sparsity = c.floats(z.length());
   s.order = c.ints(z.length());
@@ -89,8 +78,12 @@ Scratch carve(std::byte* base, const ScratchSize& z) {
   s.row_max = c.floats(z.rows());
   s.row_sum = c.floats(z.rows());
   s.sum_v = c.doubles(z.p);
-  s.block = attn::carve_block_scratch(c.base(), z.p);
+  s.block = attn::carve_block_scratch(c, z.p);
   return s;
+}
+
+size_t scratch_bytes(const ScratchSize& z) {
+  return attn::carved_bytes([&](attn::Carver& c) { carve(c, z); });
 }
 
 uint64_t position(uint32_t word, uint64_t length) {
@@ -224,12 +217,13 @@ void InformerAttention::run(const AttentionProblem& problem, std::span<std::byte
   const auto max_len = static_cast<size_t>(problem.shape.max_len);
   const auto p = static_cast<size_t>(problem.shape.head_dim);
   const ScratchSize size = scratch_size(max_len, p, features_);
-  attn::for_each_head(problem, workspace, scratch_bytes(size), name(),
-                      [&](int64_t seq, int head, std::byte* base) {
-                        const attn::HeadView h = attn::head_of(problem, seq, head);
-                        if (h.m == 0) return;
-                        process_drawn(problem, seq, head, counts(h.m, max_len), carve(base, size));
-                      });
+  attn::for_each_head(
+      problem, workspace, scratch_bytes(size), name(), [&](int64_t seq, int head, std::byte* base) {
+        const attn::HeadView h = attn::head_of(problem, seq, head);
+        if (h.m == 0) return;
+        attn::Carver carver(base);
+        process_drawn(problem, seq, head, counts(h.m, max_len), carve(carver, size));
+      });
 }
 
 std::vector<int64_t> InformerAttention::draw_samples(const AttentionProblem& problem, int64_t seq,
@@ -266,8 +260,9 @@ void InformerAttention::run_head_with_samples(const AttentionProblem& problem, i
   const ScratchSize size = scratch_size(max_len, p, features_);
   std::vector<std::byte> bytes(scratch_bytes(size) + kWorkspaceAlignment);
   const auto at = reinterpret_cast<uintptr_t>(bytes.data());
-  const Scratch s = carve(
-      bytes.data() + (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment, size);
+  attn::Carver carver(bytes.data() +
+                      (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment);
+  const Scratch s = carve(carver, size);
   const float scale = 1.0f / std::sqrt(static_cast<float>(p));
   sparsity(
       h, n.samples, scale, [&](size_t i, size_t t) { return samples[i * n.samples + t]; }, s);

@@ -31,16 +31,8 @@ struct Scratch {
   attn::BlockScratch block;
 };
 
-size_t scratch_bytes(size_t k, size_t p) {
+Scratch carve(attn::Carver& c, size_t k, size_t p) {
   const size_t ppad = round_up(p, kPanelWidth);
-  const auto f = [](size_t n) { return aligned_size(n * sizeof(float)); };
-  return 2 * f(k * ppad) + 2 * f(kKeyBlock * ppad) + f(k * kKeyBlock) + f(kPanelWidth) +
-         attn::block_scratch_bytes(p);
-}
-
-Scratch carve(std::byte* base, size_t k, size_t p) {
-  const size_t ppad = round_up(p, kPanelWidth);
-  attn::Carver c(base);
   Scratch s;
   s.k_proj = c.floats(k * ppad);
   s.v_proj = c.floats(k * ppad);
@@ -48,8 +40,12 @@ Scratch carve(std::byte* base, size_t k, size_t p) {
   s.values = c.floats(kKeyBlock * ppad);
   s.e_block = c.floats(k * kKeyBlock);
   s.ones = c.floats(kPanelWidth);
-  s.block = attn::carve_block_scratch(c.base(), p);
+  s.block = attn::carve_block_scratch(c, p);
   return s;
+}
+
+size_t scratch_bytes(size_t k, size_t p) {
+  return attn::carved_bytes([&](attn::Carver& c) { carve(c, k, p); });
 }
 
 // Columns [j0, j0 + count) of the drawn projection of `head` into e ([k][ld]).
@@ -160,7 +156,8 @@ void LinformerAttention::run(const AttentionProblem& problem,
   const auto p = static_cast<size_t>(shape.head_dim);
   attn::for_each_head(problem, workspace, scratch_bytes(k, p), name(),
                       [&](int64_t seq, int head, std::byte* base) {
-                        process_head(problem, seq, head, k, carve(base, k, p));
+                        attn::Carver carver(base);
+                        process_head(problem, seq, head, k, carve(carver, k, p));
                       });
 }
 

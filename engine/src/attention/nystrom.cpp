@@ -35,13 +35,7 @@ struct Scratch {
   attn::BlockScratch block;
 };
 
-size_t scratch_bytes(size_t cpad, size_t p) {
-  const auto f = [](size_t n) { return aligned_size(n * sizeof(float)); };
-  return 4 * f(cpad * p) + 5 * f(cpad * cpad) + attn::block_scratch_bytes(p);
-}
-
-Scratch carve(std::byte* base, size_t cpad, size_t p) {
-  attn::Carver c(base);
+Scratch carve(attn::Carver& c, size_t cpad, size_t p) {
   Scratch s;
   s.lq = c.floats(cpad * p);
   s.lk = c.floats(cpad * p);
@@ -52,8 +46,12 @@ Scratch carve(std::byte* base, size_t cpad, size_t p) {
   s.t2 = c.floats(cpad * cpad);
   s.bv = c.floats(cpad * p);
   s.w = c.floats(cpad * p);
-  s.block = attn::carve_block_scratch(c.base(), p);
+  s.block = attn::carve_block_scratch(c, p);
   return s;
+}
+
+size_t scratch_bytes(size_t cpad, size_t p) {
+  return attn::carved_bytes([&](attn::Carver& c) { carve(c, cpad, p); });
 }
 
 // Segment means of `rows` (m rows, ld apart) into c landmark rows of p floats.
@@ -115,7 +113,8 @@ void process_head(const AttentionProblem& problem, int64_t seq, int head, int64_
   const size_t p = h.p;
   const size_t c = landmarks_for(features, h.m);
   const size_t cpad = round_up(c, kPanelWidth);
-  const Scratch s = carve(base, cpad_for(problem.shape, features), p);
+  attn::Carver carver(base);
+  const Scratch s = carve(carver, cpad_for(problem.shape, features), p);
   const float scale = 1.0f / std::sqrt(static_cast<float>(p));
   segment_means(h.q, h.ld, h.m, c, p, s.lq);
   segment_means(h.k, h.ld, h.m, c, p, s.lk);

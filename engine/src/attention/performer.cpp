@@ -41,17 +41,8 @@ struct Scratch {
   double* gram;   // [p][p] Gram–Schmidt work
 };
 
-size_t scratch_bytes(size_t rpad, size_t p) {
+Scratch carve(attn::Carver& c, size_t rpad, size_t p) {
   const size_t ppad = round_up(p, kPanelWidth);
-  const auto f = [](size_t n) { return aligned_size(n * sizeof(float)); };
-  return f(rpad * p) + f(p * kBlock) + f(kBlock) + f(rpad * kBlock) + f(kBlock * ppad) +
-         f(rpad * ppad) + f(rpad) + f(ppad * kBlock) + f(kPanelWidth) +
-         aligned_size(p * p * sizeof(double));
-}
-
-Scratch carve(std::byte* base, size_t rpad, size_t p) {
-  const size_t ppad = round_up(p, kPanelWidth);
-  attn::Carver c(base);
   Scratch s;
   s.w = c.floats(rpad * p);
   s.x_t = c.floats(p * kBlock);
@@ -64,6 +55,10 @@ Scratch carve(std::byte* base, size_t rpad, size_t p) {
   s.factor = c.floats(kPanelWidth);
   s.gram = c.doubles(p * p);
   return s;
+}
+
+size_t scratch_bytes(size_t rpad, size_t p) {
+  return attn::carved_bytes([&](attn::Carver& c) { carve(c, rpad, p); });
 }
 
 double gaussian(const PhiloxStream& stream, uint64_t t) {
@@ -232,7 +227,8 @@ struct OwnedScratch {
   OwnedScratch(size_t rpad, size_t p) : bytes(scratch_bytes(rpad, p) + kWorkspaceAlignment) {
     auto at = reinterpret_cast<uintptr_t>(bytes.data());
     const size_t skip = (kWorkspaceAlignment - at % kWorkspaceAlignment) % kWorkspaceAlignment;
-    scratch = carve(bytes.data() + skip, rpad, p);
+    attn::Carver carver(bytes.data() + skip);
+    scratch = carve(carver, rpad, p);
   }
 };
 
@@ -262,7 +258,8 @@ void PerformerAttention::run(const AttentionProblem& problem,
                       [&](int64_t seq, int head, std::byte* base) {
                         const attn::HeadView h = attn::head_of(problem, seq, head);
                         if (h.m == 0) return;
-                        const Scratch s = carve(base, hp.rpad, p);
+                        attn::Carver carver(base);
+                        const Scratch s = carve(carver, hp.rpad, p);
                         const PhiloxStream stream(problem.seed, problem.layer, seq,
                                                   static_cast<uint32_t>(head));
                         draw_directions(stream, hp.r, hp.rpad, p, s.w, s.gram);

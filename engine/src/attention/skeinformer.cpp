@@ -127,23 +127,7 @@ bool reuses_pilot(SkeinVariant variant) {
 using Head = attn::HeadView;
 using attn::round_up;
 
-// Carves 64-byte-aligned arrays from a byte range, or (with a null base) only
-// counts the bytes they take.
-class Carver {
- public:
-  explicit Carver(std::byte* base) : base_(base) {}
-  template <class T>
-  T* take(size_t count) {
-    std::byte* at = base_ ? base_ + used_ : nullptr;
-    used_ += aligned_size(count * sizeof(T));
-    return reinterpret_cast<T*>(at);
-  }
-  size_t used() const { return used_; }
-
- private:
-  std::byte* base_;
-  size_t used_ = 0;
-};
+using attn::Carver;
 
 // A thread's scratch. "_t" arrays are transposed (one row per feature, one
 // column per query) because the kernels vectorise across queries.
@@ -239,14 +223,10 @@ struct HeadState {
 
 // Bytes of one thread's scratch and of one HeadState.
 size_t scratch_bytes(size_t p, size_t dpad) {
-  Carver c(nullptr);
-  Scratch s(c, p, dpad);
-  return c.used();
+  return attn::carved_bytes([&](Carver& c) { Scratch{c, p, dpad}; });
 }
 size_t head_state_bytes(size_t p, size_t cap, size_t chunk_capacity) {
-  Carver c(nullptr);
-  HeadState s(c, p, cap, chunk_capacity);
-  return c.used();
+  return attn::carved_bytes([&](Carver& c) { HeadState{c, p, cap, chunk_capacity}; });
 }
 
 // Transposed arrays are panel-major: the p × kPanelWidth panel of queries

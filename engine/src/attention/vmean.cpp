@@ -37,7 +37,8 @@ void VMeanAttention::run(const AttentionProblem& problem, std::span<std::byte>) 
     }
     const double inverse = 1.0 / static_cast<double>(end - begin);
     for (size_t i = begin; i < end; ++i) {
-      for (size_t c = 0; c < width; ++c) problem.out[i * width + c] = static_cast<float>(sum[c] * inverse);
+      for (size_t c = 0; c < width; ++c)
+        problem.out[i * width + c] = static_cast<float>(sum[c] * inverse);
     }
   }
 }
