@@ -331,7 +331,7 @@ py::dict config_dict(const skein::ModelConfig& c) {
 PYBIND11_MODULE(skein, m) {
   m.doc() =
       "skein: CPU inference for long-sequence Transformer encoders with Skeinformer attention.\n\n"
-      "    model = skein.Model('models/default')\n"
+      "    model = skein.Model('models/code-lang')\n"
       "    session = model.session(threads=2)\n"
       "    logits, pooled = session.run(ids)            # ids: int array [batch, n]\n"
       "    session.classify(['a.txt', b'raw bytes'])   # list of dicts\n"
@@ -381,7 +381,7 @@ PYBIND11_MODULE(skein, m) {
   py::class_<PyModel>(m, "Model",
                       "A validated, memory-mapped model directory (model.json + "
                       "model.safetensors),\nshared read-only by any number of sessions.\n\n"
-                      "    model = skein.Model('models/default')\n"
+                      "    model = skein.Model('models/code-lang')\n"
                       "    session = model.session(threads=2, attention='exact')")
       .def(py::init([](const std::string& path) { return PyModel{skein::Model::load(path)}; }),
            py::arg("path"),

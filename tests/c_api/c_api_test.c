@@ -26,7 +26,7 @@ static int error_mentions(const char* needle) {
 }
 
 int main(int argc, char** argv) {
-  const char* dir = argc > 1 ? argv[1] : "models/default";
+  const char* dir = argc > 1 ? argv[1] : "models/untrained";
   CHECK(strlen(skein_version()) >= 5);
 
   CHECK(skein_model_load("/nonexistent/skein-model") == NULL);

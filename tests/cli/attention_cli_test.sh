@@ -191,7 +191,7 @@ grep -q "JL projection" "$work/err" || fail "linformer without E: no note that t
 
 # The baselines through the model paths: classify a batch of two files of
 # different lengths (padding) with each, and profile them all.
-model="$here/../../models/default"
+model="$here/../../models/untrained"
 printf 'a short text' >"$work/short.txt"
 for m in nystrom performer bigbird informer informer-mask linformer; do
   expect "classify_$m" 0 "" -- "$skein" classify --model "$model" --attention "$m" --seed 3 \

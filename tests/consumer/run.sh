@@ -43,7 +43,7 @@ static_out=$("$tmp/build/consumer_static" "$model")
 PKG_CONFIG_PATH=$libdir/pkgconfig c++ -std=c++20 "$src/tests/consumer/consumer.cpp" -o "$tmp/consumer_pc" \
   $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs skein)
 pc_out=$(LD_LIBRARY_PATH=$libdir "$tmp/consumer_pc" "$model")
-# The README's C example, built as C the same way and run next to models/default.
+# The README's C example, built as C the same way and run next to models/code-lang.
 PKG_CONFIG_PATH=$libdir/pkgconfig cc -std=c11 "$src/tests/examples/readme_example.c" -o "$tmp/c_example" \
   $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs skein)
 c_out=$(cd "$src" && LD_LIBRARY_PATH=$libdir "$tmp/c_example")

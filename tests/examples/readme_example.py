@@ -2,11 +2,13 @@
 import numpy as np
 import skein
 
-model = skein.Model("models/default")  # raises skein.Error on a bad model
+model = skein.Model("models/code-lang")  # raises skein.Error on a bad model
 session = model.session(threads=2, attention="skeinformer", features=64, seed=1)
-ids = model.tokenize(b"A long document ...")[None, :]  # int32 [batch 1, n]
+code = b"import sys\n\nfor line in sys.stdin:\n    print(line.strip())\n"
+ids = model.tokenize(code)[None, :]  # int32 [batch 1, n]
 logits, pooled = session.run(ids)  # NumPy float32 [1, classes], [1, dim]
-print(session.classify([b"A long document ...", "README.md"]))
+print("label", model.label(logits[0].argmax()))  # label Python
+print([r["label"] for r in session.classify([code, "README.md"])])  # ['Python', 'Markdown']
 for layer in session.profile():
     print(layer["layer"], layer["median_ns"] / 1e6, "ms")
 q = k = v = np.random.default_rng(0).standard_normal((1, 2, 1024, 32), dtype=np.float32)

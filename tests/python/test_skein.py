@@ -18,7 +18,7 @@ import safetensors_io as st
 import skein
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MODEL = str(ROOT / "models" / "default")
+MODEL = str(ROOT / "models" / "untrained")
 CLI = os.environ.get("SKEIN_CLI", str(ROOT / "build" / "skein"))
 
 

@@ -9,7 +9,7 @@
  * Threads: a skein_model may be shared by any number of threads; a
  * skein_session is used by one thread at a time. Every *_free accepts NULL.
  *
- *   skein_model* model = skein_model_load("models/default");
+ *   skein_model* model = skein_model_load("models/code-lang");
  *   if (!model) { fprintf(stderr, "%s\n", skein_last_error()); return 2; }
  *   skein_session* session = skein_session_create(model, NULL);
  *   skein_result* result = skein_session_run(session, ids, 1, n, NULL);

@@ -10,8 +10,8 @@ Runtimes: (1) skein, exact attention; (2) skein, Skeinformer (--features, --seed
 torch.set_num_threads(--threads)); (4) ONNX Runtime CPU (npm onnxruntime-node, installed by
 setup.sh into WORK/node_modules) on torch.onnx.export of the reference model (opset 17).
 
-Models: --model DIR (default models/default) for lengths up to its max_seq_len; longer
-lengths (or all, with --synthetic) use a synthetic reference-layout model with the default
+Models: --model DIR (default models/untrained) for lengths up to its max_seq_len; longer
+lengths (or all, with --synthetic) use a synthetic reference-layout model with the untrained
 model's sizes and sinusoidal positions, written to WORK/models.
 
 Per configuration (length n, batch b) one process per runtime loads the model and one input
@@ -314,7 +314,7 @@ def main():
     parser.add_argument("--build", default="build", help="skein build directory (default: build)")
     parser.add_argument("--skein-runner", help="the compare_skein_runner binary (default: BUILD/tools/bench/...)")
     parser.add_argument("--work", help="models, ONNX files, inputs, node_modules (default: BUILD/compare)")
-    parser.add_argument("--model", default=os.path.join(models.REPO, "models", "default"), help="model directory")
+    parser.add_argument("--model", default=os.path.join(models.REPO, "models", "untrained"), help="model directory")
     parser.add_argument("--synthetic", action="store_true", help="the synthetic model at every length")
     parser.add_argument("--lengths", default="1024,4096,16384,65536")
     parser.add_argument("--batches", default="1,8")

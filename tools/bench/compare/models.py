@@ -14,7 +14,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 sys.path.insert(0, os.path.join(REPO, "models", "pytorch"))
 import safetensors_io  # noqa: E402
 from export import export_model  # noqa: E402
-from make_default import default_config  # noqa: E402
+from make_untrained import untrained_config  # noqa: E402
 from reference import ModelForSC  # noqa: E402
 
 
@@ -61,7 +61,7 @@ def sinusoidal(rows, dim):
 
 
 def make_synthetic(out_dir, max_seq_len, seed=0):
-    """Writes a reference-layout model (the default model's sizes, random weights from `seed`)
+    """Writes a reference-layout model (models/untrained's sizes, random weights from `seed`)
     whose position table holds sinusoidal encodings, so any length up to max_seq_len means
     the same as in training-free use. Skips the work when out_dir already holds it."""
     json_path = os.path.join(out_dir, "model.json")
@@ -70,7 +70,7 @@ def make_synthetic(out_dir, max_seq_len, seed=0):
             if json.load(f)["config"]["max_seq_len"] == max_seq_len:
                 return out_dir
     torch.manual_seed(seed)
-    config = default_config(max_seq_len)
+    config = untrained_config(max_seq_len)
     model = ModelForSC(config).eval()
     with torch.no_grad():
         model.model.embeddings.position_embeddings.weight.copy_(sinusoidal(max_seq_len, config["transformer_dim"]))

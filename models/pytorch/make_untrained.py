@@ -1,8 +1,9 @@
-"""Builds the placeholder default model: the reference model with random weights
-(fixed seed), exported to skein's format. It stands in for the trained default
-model until that lands; its predictions mean nothing.
+"""Builds models/untrained, the untrained placeholder model: the reference model with
+random weights (fixed seed), exported to skein's format. Tests and the profiler load it
+as a model of the right shape; its predictions mean nothing (the trained default model
+is models/code-lang).
 
-  /usr/bin/python3 models/pytorch/make_default.py [--out models/default] [--max-seq-len 4096] [--seed 0]
+  /usr/bin/python3 models/pytorch/make_untrained.py [--out models/untrained] [--max-seq-len 4096] [--seed 0]
 """
 import argparse
 import os
@@ -17,7 +18,7 @@ from reference import ModelForSC  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def default_config(max_seq_len):
+def untrained_config(max_seq_len):
     """The paper's LRA encoder size over a byte vocabulary: ids 1..256 are bytes, 0 is padding,
     257 is spare (and would be the CLS id)."""
     return {
@@ -29,16 +30,16 @@ def default_config(max_seq_len):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Write the random-initialised default model.")
-    parser.add_argument("--out", default=os.path.join(REPO, "models", "default"), help="output model directory")
+    parser = argparse.ArgumentParser(description="Write the randomly initialised untrained model.")
+    parser.add_argument("--out", default=os.path.join(REPO, "models", "untrained"), help="output model directory")
     parser.add_argument("--max-seq-len", type=int, default=4096, help="position embedding rows")
     parser.add_argument("--seed", type=int, default=0, help="torch seed for the initial weights")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
-    config = default_config(args.max_seq_len)
+    config = untrained_config(args.max_seq_len)
     model = ModelForSC(config).eval()
-    export_model(model, config, args.out, labels=["class_0", "class_1"], name="default")
+    export_model(model, config, args.out, labels=["class_0", "class_1"], name="untrained")
 
 
 if __name__ == "__main__":
