@@ -24,6 +24,13 @@
 //   build/tools/bench/attention_sweep [--methods skeinformer,exact] [--lengths 1024,4096]
 //       [--features 256] [--heads 2] [--head-dim 32] [--threads 2] [--exact-limit 60]
 //       [--budget 3] [--seed 1] [--json]
+//
+// With --kernels it times, instead, the panel kernels (engine/src/simd/panel_matmul)
+// on one thread at the shapes of Skeinformer's second pilot pass over one head of
+// the largest --lengths value: the scores of the pilot panels against each key
+// block, and their product with the block's values, with the block copied into
+// contiguous scratch first (as skeinformer.cpp does; the copy is timed too) or read
+// in place; GFLOP/s and percent of the one-thread peak.
 #include <omp.h>
 
 #include <algorithm>
@@ -49,7 +56,9 @@
 #include <nlohmann/json.hpp>
 
 #include "attention/attention.h"
+#include "attention/dense_block.h"
 #include "attention/exact.h"
+#include "simd/panel_matmul.h"
 
 namespace {
 
@@ -77,6 +86,7 @@ struct Options {
   double budget_s = 3.0;  // timed seconds per (method, n) for short runs
   uint64_t seed = 1;
   bool json = false;
+  bool kernels = false;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
@@ -84,7 +94,7 @@ struct Options {
                "attention_sweep: %s\n"
                "usage: attention_sweep [--methods M1,M2] [--lengths N1,N2] [--features D] "
                "[--heads H] [--head-dim P] [--threads T] [--exact-limit S] [--budget S] "
-               "[--seed S] [--json]\n",
+               "[--seed S] [--json] [--kernels]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -122,8 +132,8 @@ Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--json") {
-      o.json = true;
+    if (flag == "--json" || flag == "--kernels") {
+      (flag == "--json" ? o.json : o.kernels) = true;
       continue;
     }
     if (flag == "--help" || flag == "-h") usage("help");
@@ -417,10 +427,95 @@ std::string human_bytes(size_t bytes) {
   return text;
 }
 
+// ---- --kernels ---------------------------------------------------------------
+
+// Median ms of `repeats` calls of `call` after one warm-up.
+template <class Call>
+double median_ms(int repeats, Call call) {
+  call();
+  std::vector<double> ms;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = Clock::now();
+    call();
+    ms.push_back(seconds_since(start) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+void kernel_table(const Options& o) {
+  using skein::simd::kPanelWidth;
+  using skein::simd::StridedMatrix;
+  const auto n = static_cast<size_t>(o.lengths.back());
+  const auto p = static_cast<size_t>(o.head_dim);
+  const size_t ld = p * static_cast<size_t>(o.heads);
+  const size_t dpad =
+      (static_cast<size_t>(o.features) + kPanelWidth - 1) / kPanelWidth * kPanelWidth;
+  const size_t block = skein::attn::kKeyBlock;
+  std::mt19937 rng(static_cast<uint32_t>(o.seed));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto aligned = [](size_t count) {
+    return std::unique_ptr<float[], decltype(&std::free)>(
+        static_cast<float*>(std::aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64)),
+        &std::free);
+  };
+  auto k = aligned(n * ld), v = aligned(n * ld), q_t = aligned(dpad * p);
+  auto keys = aligned(block * p), values = aligned(block * p);
+  auto probs = aligned(block * kPanelWidth), acc = aligned(dpad * p);
+  for (size_t i = 0; i < n * ld; ++i) k[i] = normal(rng), v[i] = 0.01f * normal(rng);
+  for (size_t i = 0; i < dpad * p; ++i) q_t[i] = 0.2f * normal(rng);
+  for (size_t i = 0; i < block * kPanelWidth; ++i) probs[i] = 1e-3f;
+
+  // Pass over one head's keys: for each block, every pilot panel's scores (depth p)
+  // or its product with the block's values (depth = block keys).
+  auto pass = [&](bool scores, bool in_place) {
+    for (size_t key0 = 0; key0 < n; key0 += block) {
+      const size_t rows = std::min(block, n - key0);
+      const float* from = (scores ? k.get() : v.get()) + key0 * ld;
+      if (!in_place) skein::attn::copy_rows(from, ld, rows, p, scores ? keys.get() : values.get());
+      const auto stride = static_cast<ptrdiff_t>(in_place ? ld : p);
+      for (size_t panel = 0; panel < dpad; panel += kPanelWidth) {
+        if (scores) {
+          const StridedMatrix b{in_place ? from : keys.get(), stride, 1};
+          skein::simd::panel_matmul(q_t.get() + panel * p, kPanelWidth, b, rows, p, probs.get(),
+                                    kPanelWidth);
+        } else {
+          const StridedMatrix b{in_place ? from : values.get(), 1, stride};
+          skein::simd::panel_matmul(probs.get(), kPanelWidth, b, p, rows, acc.get() + panel * p,
+                                    kPanelWidth);
+        }
+      }
+    }
+  };
+  std::fprintf(stderr, "measuring the one-thread FP32 peak (%s) ...\n", kIsa);
+  const Peak peak = measure_peak(1, 0.5, 5);
+  std::printf(
+      "panel kernels, 1 thread: n = %zu keys in blocks of %zu, %zu pilot rows, p = %zu, "
+      "rows %zu floats apart in place\n",
+      n, block, dpad, p, ld);
+  std::printf("one-thread peak %.1f GFLOP/s (wall)\n", peak.wall_gflops);
+  std::printf("%-34s %10s %9s %7s\n", "product", "median ms", "GFLOP/s", "%peak");
+  const double flops =
+      2.0 * static_cast<double>(n) * static_cast<double>(dpad) * static_cast<double>(p);
+  for (const bool scores : {true, false}) {
+    for (const bool in_place : {false, true}) {
+      const double ms = median_ms(7, [&] { pass(scores, in_place); });
+      const std::string name = std::string(scores ? "scores S = K·Q_J^T" : "B_J·V") +
+                               (in_place ? ", rows in place" : ", rows copied");
+      std::printf("%-34s %10.2f %9.1f %6.1f%%\n", name.c_str(), ms, flops / ms / 1e6,
+                  100.0 * flops / ms / 1e6 / peak.wall_gflops);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
+  if (o.kernels) {
+    kernel_table(o);
+    return 0;
+  }
   omp_set_num_threads(o.threads);
   if (o.methods.empty()) {
     try {
