@@ -33,7 +33,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import export_model  # noqa: E402
 from reference import ModelForSC  # noqa: E402
-from skeinformer_training import use_skeinformer  # noqa: E402
+from skeinformer_training import SkeinformerAttention, use_skeinformer  # noqa: E402
 from training_loop import start_state, train as train_loop  # noqa: E402
 
 MAX_SEQ_LEN = 4096
@@ -101,15 +101,25 @@ def crop(data, length, rng):
 
 
 @torch.no_grad()
-def evaluate(model, files, class_index, batch=16):
+def evaluate(model, files, class_index, features=256, batch=16):
+    """Accuracy on the files' prefixes with Skeinformer at d = `features`, the sketch size the
+    accuracy is reported at, and a fixed seed: validations compare states, not column draws."""
     model.eval()
+    layers = [m for m in model.modules() if isinstance(m, SkeinformerAttention)]
+    trained = [layer.features for layer in layers]
+    for layer in layers:
+        layer.features = features
     correct = 0
     order = sorted(files, key=lambda f: len(f["bytes"]))
-    for i in range(0, len(order), batch):
-        chunk = order[i:i + batch]
-        ids, mask = to_batch([f["bytes"][:MAX_SEQ_LEN] for f in chunk])
-        pred = forward(model, ids, mask).argmax(dim=1)
-        correct += sum(int(p) == class_index[f["label"]] for p, f in zip(pred.tolist(), chunk))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        for i in range(0, len(order), batch):
+            chunk = order[i:i + batch]
+            ids, mask = to_batch([f["bytes"][:MAX_SEQ_LEN] for f in chunk])
+            pred = forward(model, ids, mask).argmax(dim=1)
+            correct += sum(int(p) == class_index[f["label"]] for p, f in zip(pred.tolist(), chunk))
+    for layer, d in zip(layers, trained):
+        layer.features = d
     return correct / max(len(files), 1)
 
 
