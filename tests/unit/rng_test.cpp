@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <set>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -66,6 +67,18 @@ TEST_CASE("PhiloxStream: uniform draws lie in (0, 1], below(n) in [0, n), means 
   CHECK(std::abs(sum_d / kDraws - 0.5) < 0.005);
   CHECK(std::abs(sum_b / kDraws - 4.5) < 0.05);
   CHECK(stream.below(7, 1) == 0);
+}
+
+TEST_CASE("PhiloxStream: uniform_doubles equals uniform_double at odd and even starts") {
+  const PhiloxStream stream(7, 1, 2, 3);
+  for (const uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{6}, uint64_t{9}}) {
+    for (const size_t count : {size_t{0}, size_t{1}, size_t{2}, size_t{5}}) {
+      std::vector<double> out(count + 1, -1.0);
+      stream.uniform_doubles(first, count, out.data());
+      for (size_t j = 0; j < count; ++j) CHECK(out[j] == stream.uniform_double(first + j));
+      CHECK(out[count] == -1.0);  // nothing written past count
+    }
+  }
 }
 
 }  // namespace

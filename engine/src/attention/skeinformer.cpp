@@ -84,6 +84,13 @@ class TopK {
 
   void offer(int64_t index, double weight, double uniform) {
     if (!(weight > 0.0)) return;  // zero weight: never drawn
+    // Once the set is full most offers lose. log(u) <= u - 1 bounds the key
+    // by (u - 1) / w, so a bound below the worst kept key (with a margin far
+    // above rounding) rejects without the log.
+    if (capacity_ > 0 && size_ == capacity_ &&
+        uniform - 1.0 < heap_[0].key * (1.0 + 1e-9) * weight) {
+      return;
+    }
     offer(Candidate{std::log(uniform) / weight, index, weight});
   }
 
@@ -132,18 +139,20 @@ using attn::Carver;
 // A thread's scratch. "_t" arrays are transposed (one row per feature, one
 // column per query) because the kernels vectorise across queries.
 struct Scratch {
-  float* q_t;      // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
-  float* out_t;    // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
-  float* keys;     // [kKeyBlock][p]
-  float* values;   // [kKeyBlock][p]
-  float* probs;    // [max(kKeyBlock, dpad)][kPanelWidth]
-  float* col_acc;  // [kKeyBlock][kPanelWidth] per-lane Σ B_J[r, i]²
-  float* row_max;  // [kQueryBlock]
-  float* row_sum;  // [kQueryBlock]
-  float* new_max;  // [kPanelWidth]
-  float* ones;     // [kPanelWidth]
-  float* gmean;    // [kPanelWidth] e^(mean_j t_ij - max)
-  float* denom;    // [kPanelWidth]
+  float* q_t;        // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
+  float* out_t;      // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
+  float* keys;       // [kKeyBlock][p]
+  float* values;     // [kKeyBlock][p]
+  float* probs;      // [max(kKeyBlock, dpad)][kPanelWidth]
+  float* col_acc;    // [kKeyBlock][kPanelWidth] per-lane Σ B_J[r, i]²
+  float* v_norm2;    // [kKeyBlock] ‖v_i‖²
+  double* uniforms;  // [kKeyBlock] the column draw's uniforms
+  float* row_max;    // [kQueryBlock]
+  float* row_sum;    // [kQueryBlock]
+  float* new_max;    // [kPanelWidth]
+  float* ones;       // [kPanelWidth]
+  float* gmean;      // [kPanelWidth] e^(mean_j t_ij - max)
+  float* denom;      // [kPanelWidth]
 
   Scratch(Carver& c, size_t p, size_t dpad)
       : q_t(c.take<float>(p * kQueryBlock)),
@@ -152,6 +161,8 @@ struct Scratch {
         values(c.take<float>(kKeyBlock * p)),
         probs(c.take<float>(std::max(kKeyBlock, dpad) * kPanelWidth)),
         col_acc(c.take<float>(kKeyBlock * kPanelWidth)),
+        v_norm2(c.take<float>(kKeyBlock)),
+        uniforms(c.take<double>(kKeyBlock)),
         row_max(c.take<float>(kQueryBlock)),
         row_sum(c.take<float>(kQueryBlock)),
         new_max(c.take<float>(kPanelWidth)),
@@ -288,6 +299,24 @@ void merge_pilot_stats(HeadState& st) {
   }
 }
 
+// ‖v_j‖² of `keys` value rows (ld floats apart) into norm2, and the rows
+// added to sum_v (in row order, in double).
+void value_stats(const float* rows, size_t ld, size_t keys, size_t p, float* norm2, double* sum_v) {
+  for (size_t j = 0; j < keys; ++j) {
+    const float* row = rows + j * ld;
+    size_t c = 0;
+    Batch squares(0.0f);
+    for (; c + kLanes <= p; c += kLanes) {
+      const Batch v = Batch::load_unaligned(row + c);
+      squares = xsimd::fma(v, v, squares);
+    }
+    float n2 = xsimd::hadd(squares);
+    for (; c < p; ++c) n2 += row[c] * row[c];
+    norm2[j] = n2;
+    for (c = 0; c < p; ++c) sum_v[c] += row[c];
+  }
+}
+
 // Phase 2, one chunk: B_J[r, i] = e^(s_ri − max_r) / sum_r for the chunk's
 // keys i, their part of the exact pilot rows B_J·V, the column weights
 // w_i = ‖B_J[:, i]‖·‖v_i‖ (1 without a pilot), ΣV, Σw and the chunk's best
@@ -335,23 +364,23 @@ void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant
         }
       }
     }
+    if (pilot) {
+      value_stats(s.values, h.p, keys, h.p, s.v_norm2, sum_v);
+    } else {
+      value_stats(h.v + key0 * h.ld, h.ld, keys, h.p, s.v_norm2, sum_v);
+    }
+    column_stream.uniform_doubles(key0, keys, s.uniforms);
     for (size_t j = 0; j < keys; ++j) {
-      const float* v_row = h.v + (key0 + j) * h.ld;
-      double v_norm2 = 0.0;
-      for (size_t col = 0; col < h.p; ++col) {
-        v_norm2 += double{v_row[col]} * v_row[col];
-        sum_v[col] += v_row[col];
-      }
       double weight = 1.0;
       if (pilot) {
         const float* col_acc = s.col_acc + j * kPanelWidth;
         const float b_norm2 =
             xsimd::hadd(Batch::load_aligned(col_acc) + Batch::load_aligned(col_acc + kLanes));
-        weight = std::sqrt(double{b_norm2}) * std::sqrt(v_norm2);
+        weight = std::sqrt(double{b_norm2}) * std::sqrt(double{s.v_norm2[j]});
       }
       weight_sum += weight;
       if (st.all_weights) (*st.all_weights)[key0 + j] = weight;
-      top.offer(static_cast<int64_t>(key0 + j), weight, column_stream.uniform_double(key0 + j));
+      top.offer(static_cast<int64_t>(key0 + j), weight, s.uniforms[j]);
     }
   }
   st.chunk_top_count[c] = top.size();

@@ -12,6 +12,12 @@ constexpr uint32_t kWeyl1 = 0xBB67AE85u;
 
 __extension__ typedef unsigned __int128 Uint128;
 
+// Uniform in (0, 1] with 53 random bits, from words w and w + 1 of a block.
+double uniform_from(const std::array<uint32_t, 4>& block, std::size_t w) {
+  const uint64_t bits = (uint64_t{block[w]} << 32 | block[w + 1]) >> 11;
+  return static_cast<double>(bits + 1) * 0x1p-53;
+}
+
 }  // namespace
 
 std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> c, std::array<uint32_t, 2> key) {
@@ -48,16 +54,25 @@ float PhiloxStream::uniform_float(uint64_t i) const {
 }
 
 double PhiloxStream::uniform_double(uint64_t i) const {
-  const auto block = philox4x32_10(
-      {static_cast<uint32_t>((2 * i) >> 2), head_, sequence_, layer_}, key_);
-  const std::size_t w = (2 * i) & 3;  // 0 or 2: both words from one block
-  const uint64_t bits = (uint64_t{block[w]} << 32 | block[w + 1]) >> 11;
-  return static_cast<double>(bits + 1) * 0x1p-53;
+  const auto block =
+      philox4x32_10({static_cast<uint32_t>((2 * i) >> 2), head_, sequence_, layer_}, key_);
+  return uniform_from(block, (2 * i) & 3);  // 0 or 2: both words from one block
+}
+
+void PhiloxStream::uniform_doubles(uint64_t first, size_t count, double* out) const {
+  // Values 2b and 2b + 1 share Philox block b: each block is computed once.
+  for (uint64_t i = first; i < first + count;) {
+    const auto block =
+        philox4x32_10({static_cast<uint32_t>(i >> 1), head_, sequence_, layer_}, key_);
+    out[i - first] = uniform_from(block, (i & 1) * 2);
+    if ((i & 1) == 0 && i + 1 < first + count) out[i + 1 - first] = uniform_from(block, 2);
+    i = (i | 1) + 1;
+  }
 }
 
 uint64_t PhiloxStream::below(uint64_t i, uint64_t n) const {
-  const auto block = philox4x32_10(
-      {static_cast<uint32_t>((2 * i) >> 2), head_, sequence_, layer_}, key_);
+  const auto block =
+      philox4x32_10({static_cast<uint32_t>((2 * i) >> 2), head_, sequence_, layer_}, key_);
   const std::size_t w = (2 * i) & 3;
   const uint64_t bits = uint64_t{block[w]} << 32 | block[w + 1];
   return static_cast<uint64_t>((static_cast<Uint128>(bits) * n) >> 64);

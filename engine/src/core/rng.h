@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace skein {
@@ -31,6 +32,9 @@ class PhiloxStream {
   float uniform_float(uint64_t i) const;
   /// Uniform in (0, 1] with 53 random bits, from words 2i and 2i + 1.
   double uniform_double(uint64_t i) const;
+  /// out[j] = uniform_double(first + j) for j < count, each Philox block
+  /// computed once (it holds two of these values).
+  void uniform_doubles(uint64_t first, size_t count, double* out) const;
   /// Uniform integer in [0, n) from words 2i and 2i + 1 (multiply-shift;
   /// bias below n / 2^64). n must be >= 1.
   uint64_t below(uint64_t i, uint64_t n) const;
