@@ -19,7 +19,8 @@ build: configure
 demo: build
 	./$(BUILD)/skein classify --model models/code-lang --profile --repeat 5 models/code-lang/examples/*
 
-# The whole suite on the Release build, then the unit tests under ASan + UBSan,
+# The whole suite on the Release build, then the unit tests and the CLI's tests
+# (bad input, the attention and approx commands, ListOps, profile outputs) under ASan + UBSan,
 # the fuzzers for a short bounded time and the concurrency stress test under TSan.
 test: test-release test-sanitize test-fuzz test-tsan
 
@@ -28,8 +29,9 @@ test-release: build
 
 test-sanitize: deps
 	@cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Debug -DSKEIN_SANITIZE=ON --log-level=WARNING
-	@cmake --build $(BUILD)-sanitize -j $(JOBS) --target skein_tests
-	cd $(BUILD)-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -R '^unit$$'
+	@cmake --build $(BUILD)-sanitize -j $(JOBS) --target skein_tests skein
+	cd $(BUILD)-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -R '^(unit|cli|attention_cli|approx_cli|listops_cli|profile_outputs)$$'
 
 # tests/stress/concurrency_stress under ThreadSanitizer (g++); any report fails it.
 # Sessions use 1 OpenMP thread each, so libgomp (not TSan-instrumented) runs
