@@ -328,6 +328,37 @@ TEST_CASE("column sampler: fewer positive weights than d gives only those") {
   CHECK(sample_columns(std::vector<double>(5, 0.0), 2, PhiloxStream(3, 0, 0, 0)).empty());
 }
 
+TEST_CASE("column sampler: the draw is the exponential race's top d, key by key") {
+  // Written out here: key_i = log(u_i) / w_i with the stream's uniforms, the
+  // d largest win (ties to the smaller index). The sampler skips the log for
+  // offers it can bound below the worst kept key; this must never drop a winner.
+  std::mt19937 rng(5);
+  std::lognormal_distribution<double> spread(0.0, 3.0);  // weights over many decades
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    CAPTURE(seed);
+    std::vector<double> weights(2000);
+    for (double& w : weights) w = spread(rng);
+    weights[7] = 0.0;
+    const PhiloxStream stream(seed, 1, 0, 2);
+    for (const size_t count : {size_t{1}, size_t{64}, size_t{500}}) {
+      std::vector<std::pair<double, int64_t>> keys;
+      for (size_t i = 0; i < weights.size(); ++i) {
+        if (weights[i] > 0.0) {
+          keys.push_back(
+              {std::log(stream.uniform_double(i)) / weights[i], static_cast<int64_t>(i)});
+        }
+      }
+      std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      });
+      std::vector<int64_t> expected;
+      for (size_t j = 0; j < count; ++j) expected.push_back(keys[j].second);
+      std::sort(expected.begin(), expected.end());
+      CHECK(sample_columns(weights, count, stream) == expected);
+    }
+  }
+}
+
 TEST_CASE("skeinformer: bit-identical for 1 and 2 threads and run to run; seeds matter") {
   Problem problem({700, 300, 50}, 2, 32, 15);
   for (SkeinVariant variant : kAllVariants) {
