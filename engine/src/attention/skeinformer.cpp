@@ -73,52 +73,62 @@ bool better(const Candidate& a, const Candidate& b) {
   return a.key > b.key || (a.key == b.key && a.index < b.index);
 }
 
-// Keeps the `capacity` best candidates offered so far in a heap whose front is
-// the worst of them. Gumbel-top-k / exponential race (Efraimidis–Spirakis):
-// the kept set is distributed as successive weighted draws without
-// replacement. The kept set does not depend on the order of the offers, so
-// per-chunk sets merge into the same result as one pass over all keys.
+// Keeps the `capacity` best candidates offered so far. Gumbel-top-k /
+// exponential race (Efraimidis–Spirakis): the kept set is distributed as
+// successive weighted draws without replacement. The kept set does not depend
+// on the order of the offers, so per-chunk sets merge into the same result as
+// one pass over all keys. Offers better than the worst kept at the last
+// compaction collect in a buffer of 2·capacity; a full buffer is cut back to
+// its best `capacity` by a selection. That costs O(1) per accepted offer,
+// where a heap's sift with an unpredictable comparison per level cost more
+// than the products of the key block.
 class TopK {
  public:
-  TopK(Candidate* storage, size_t capacity) : heap_(storage), capacity_(capacity) {}
+  /// `storage` has room for 2·capacity candidates.
+  TopK(Candidate* storage, size_t capacity) : buffer_(storage), capacity_(capacity) {}
 
   void offer(int64_t index, double weight, double uniform) {
     if (!(weight > 0.0)) return;  // zero weight: never drawn
-    // Once the set is full most offers lose. log(u) <= u - 1 bounds the key
-    // by (u - 1) / w, so a bound below the worst kept key (with a margin far
-    // above rounding) rejects without the log.
-    if (capacity_ > 0 && size_ == capacity_ &&
-        uniform - 1.0 < heap_[0].key * (1.0 + 1e-9) * weight) {
-      return;
-    }
+    // Once `capacity` are kept most offers lose. log(u) <= u - 1 bounds the
+    // key by (u - 1) / w, so a bound below the worst kept key (with a margin
+    // far above rounding) rejects without the log.
+    if (full_ && uniform - 1.0 < worst_.key * (1.0 + 1e-9) * weight) return;
     offer(Candidate{std::log(uniform) / weight, index, weight});
   }
 
   void offer(const Candidate& c) {
-    if (capacity_ == 0) return;
-    if (size_ < capacity_) {
-      heap_[size_++] = c;
-      std::push_heap(heap_, heap_ + size_, better);
-    } else if (better(c, heap_[0])) {
-      std::pop_heap(heap_, heap_ + size_, better);
-      heap_[size_ - 1] = c;
-      std::push_heap(heap_, heap_ + size_, better);
-    }
+    if (capacity_ == 0 || (full_ && !better(c, worst_))) return;
+    buffer_[size_++] = c;
+    if (size_ == 2 * capacity_) compact();
   }
 
-  size_t size() const { return size_; }
+  /// The kept candidates, in no particular order.
+  std::span<Candidate> kept() {
+    if (size_ > capacity_) compact();
+    return {buffer_, size_};
+  }
 
   /// The kept candidates, sorted by index.
   std::span<Candidate> finish() {
-    std::sort(heap_, heap_ + size_,
+    const std::span<Candidate> best = kept();
+    std::sort(best.begin(), best.end(),
               [](const Candidate& a, const Candidate& b) { return a.index < b.index; });
-    return {heap_, size_};
+    return best;
   }
 
  private:
-  Candidate* heap_;
+  void compact() {
+    std::nth_element(buffer_, buffer_ + capacity_ - 1, buffer_ + size_, better);
+    size_ = capacity_;
+    worst_ = buffer_[capacity_ - 1];
+    full_ = true;
+  }
+
+  Candidate* buffer_;
   size_t capacity_;
   size_t size_ = 0;
+  bool full_ = false;  // `capacity` kept, worst_ the worst of them
+  Candidate worst_{};
 };
 
 bool uses_pilot(SkeinVariant variant) {
@@ -139,20 +149,21 @@ using attn::Carver;
 // A thread's scratch. "_t" arrays are transposed (one row per feature, one
 // column per query) because the kernels vectorise across queries.
 struct Scratch {
-  float* q_t;        // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
-  float* out_t;      // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
-  float* keys;       // [kKeyBlock][p]
-  float* values;     // [kKeyBlock][p]
-  float* probs;      // [max(kKeyBlock, dpad)][kPanelWidth]
-  float* col_acc;    // [kKeyBlock][kPanelWidth] per-lane Σ B_J[r, i]²
-  float* v_norm2;    // [kKeyBlock] ‖v_i‖²
-  double* uniforms;  // [kKeyBlock] the column draw's uniforms
-  float* row_max;    // [kQueryBlock]
-  float* row_sum;    // [kQueryBlock]
-  float* new_max;    // [kPanelWidth]
-  float* ones;       // [kPanelWidth]
-  float* gmean;      // [kPanelWidth] e^(mean_j t_ij - max)
-  float* denom;      // [kPanelWidth]
+  float* q_t;             // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
+  float* out_t;           // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
+  float* keys;            // [kKeyBlock][p]
+  float* values;          // [kKeyBlock][p]
+  float* probs;           // [max(kKeyBlock, dpad)][kPanelWidth]
+  float* col_acc;         // [kKeyBlock][kPanelWidth] per-lane Σ B_J[r, i]²
+  float* v_norm2;         // [kKeyBlock] ‖v_i‖²
+  double* uniforms;       // [kKeyBlock] the column draw's uniforms
+  Candidate* candidates;  // [2 · dpad] a chunk's column draw (TopK storage)
+  float* row_max;         // [kQueryBlock]
+  float* row_sum;         // [kQueryBlock]
+  float* new_max;         // [kPanelWidth]
+  float* ones;            // [kPanelWidth]
+  float* gmean;           // [kPanelWidth] e^(mean_j t_ij - max)
+  float* denom;           // [kPanelWidth]
 
   Scratch(Carver& c, size_t p, size_t dpad)
       : q_t(c.take<float>(p * kQueryBlock)),
@@ -163,6 +174,7 @@ struct Scratch {
         col_acc(c.take<float>(kKeyBlock * kPanelWidth)),
         v_norm2(c.take<float>(kKeyBlock)),
         uniforms(c.take<double>(kKeyBlock)),
+        candidates(c.take<Candidate>(2 * dpad)),
         row_max(c.take<float>(kQueryBlock)),
         row_sum(c.take<float>(kQueryBlock)),
         new_max(c.take<float>(kPanelWidth)),
@@ -194,7 +206,7 @@ struct HeadState {
   float* sel_values;     // [cap][p] the selected values (times 1/(d'π_j) for skein-nonorm)
   float* vrest;          // [p] ΣV − Σ_{J'} v_j
   double* sum_v;         // [p] ΣV
-  Candidate* heap;       // [cap] the merged column draw
+  Candidate* heap;       // [2 · cap] the merged column draw (TopK storage)
   // Per chunk c:
   float* chunk_max;      // [chunks][cap] pilot row max over the chunk's keys
   float* chunk_sum;      // [chunks][cap] Σ e^(s − chunk max) over the chunk's keys
@@ -219,7 +231,7 @@ struct HeadState {
         sel_values(c.take<float>(cap * p)),
         vrest(c.take<float>(p)),
         sum_v(c.take<double>(p)),
-        heap(c.take<Candidate>(cap)),
+        heap(c.take<Candidate>(2 * cap)),
         chunk_max(c.take<float>(chunk_capacity * cap)),
         chunk_sum(c.take<float>(chunk_capacity * cap)),
         chunk_acc(c.take<float>(chunk_capacity * p * cap)),
@@ -330,7 +342,7 @@ void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant
   double* sum_v = st.chunk_sum_v + c * h.p;
   std::fill_n(sum_v, h.p, 0.0);
   double weight_sum = 0.0;
-  TopK top(st.chunk_top + c * st.dpad, st.injected_columns ? 0 : st.d);
+  TopK top(s.candidates, st.injected_columns ? 0 : st.d);
   float* acc_t = st.chunk_acc + c * h.p * st.dpad;
   const auto stride = static_cast<ptrdiff_t>(h.p);
   const simd::StridedMatrix key_block{s.keys, stride, 1};
@@ -383,7 +395,9 @@ void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant
       top.offer(static_cast<int64_t>(key0 + j), weight, s.uniforms[j]);
     }
   }
-  st.chunk_top_count[c] = top.size();
+  const std::span<Candidate> best = top.kept();
+  std::copy(best.begin(), best.end(), st.chunk_top + c * st.dpad);
+  st.chunk_top_count[c] = best.size();
   st.chunk_weight_sum[c] = weight_sum;
 }
 
@@ -815,7 +829,7 @@ double skeinformer_flops(std::span<const int64_t> seq_offsets, int num_heads, in
 
 std::vector<int64_t> sample_columns(std::span<const double> weights, size_t count,
                                     const PhiloxStream& stream) {
-  std::vector<Candidate> storage(count);
+  std::vector<Candidate> storage(2 * count);
   TopK top(storage.data(), count);
   for (size_t i = 0; i < weights.size(); ++i) {
     top.offer(static_cast<int64_t>(i), weights[i], stream.uniform_double(i));
