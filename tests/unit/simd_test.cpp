@@ -289,5 +289,62 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "panel_matmul_softmax_squares equals e^(B·A − shift) ⊙ scale and adds its squares, for every "
+    "tile height") {
+  for (size_t rows : {1, 2, 3, 4, 5, 6, 7, 11, 13, 32, 64}) {
+    for (size_t depth : {1, 7, 32, 33}) {
+      CAPTURE(rows);
+      CAPTURE(depth);
+      std::vector<float, xsimd::aligned_allocator<float, 64>> a(depth * kPanelWidth);
+      std::mt19937 rng(static_cast<uint32_t>(rows * 1000 + depth));
+      std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+      for (float& x : a) x = uniform(rng);
+      const std::vector<float> a_copy(a.begin(), a.end());
+      const size_t ld = 3 * std::max(rows, depth) + 1;
+      const std::vector<float> b_storage = random_values(ld * ld, -2.0f, 2.0f, 11);
+      const StridedMatrix b{b_storage.data() + 1, static_cast<ptrdiff_t>(ld), 1};
+      const std::vector<float> product =
+          panel_reference(a_copy, b, rows, depth, std::vector<float>(rows * kPanelWidth), nullptr);
+      // Per column: the shift is the column max (the softmax case) plus an offset of
+      // -3..+3, so some arguments are positive; the scale is any positive factor.
+      std::vector<float, xsimd::aligned_allocator<float, 64>> shift(kPanelWidth),
+          scale(kPanelWidth);
+      for (size_t col = 0; col < kPanelWidth; ++col) {
+        float largest = -std::numeric_limits<float>::infinity();
+        for (size_t r = 0; r < rows; ++r)
+          largest = std::max(largest, product[r * kPanelWidth + col]);
+        shift[col] = largest + static_cast<float>(col % 7) - 3.0f;
+        scale[col] = 0.01f + static_cast<float>(col) * 0.3f;
+      }
+      std::vector<float, xsimd::aligned_allocator<float, 64>> c(rows * kPanelWidth + kGuard,
+                                                                kGuardValue);
+      std::vector<float, xsimd::aligned_allocator<float, 64>> squares(rows * kPanelWidth + kGuard,
+                                                                      kGuardValue);
+      for (size_t i = 0; i < rows * kPanelWidth; ++i) squares[i] = uniform(rng) + 2.0f;
+      const std::vector<float> squares_before(squares.begin(), squares.end());
+      panel_matmul_softmax_squares(a.data(), kPanelWidth, b, rows, depth, c.data(), kPanelWidth,
+                                   shift.data(), scale.data(), squares.data());
+      // The product's rounding (<= 1e-6·depth absolute) becomes a relative error of
+      // the exponential, plus softmax_exp's own 3.9e-7.
+      const double tolerance = 1e-6 * static_cast<double>(depth) + 5e-7;
+      for (size_t r = 0; r < rows; ++r) {
+        for (size_t col = 0; col < kPanelWidth; ++col) {
+          const size_t i = r * kPanelWidth + col;
+          const double expected =
+              std::exp(double{product[i]} - double{shift[col]}) * double{scale[col]};
+          CHECK(std::fabs(c[i] - expected) <= tolerance * expected);
+          const double expected_square = double{squares_before[i]} + expected * expected;
+          CHECK(std::fabs(squares[i] - expected_square) <= 2.0 * tolerance * expected_square);
+        }
+      }
+      for (size_t i = rows * kPanelWidth; i < c.size(); ++i) {
+        CHECK(c[i] == kGuardValue);
+        CHECK(squares[i] == kGuardValue);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace skein::simd

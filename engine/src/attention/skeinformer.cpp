@@ -354,19 +354,9 @@ void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant
       attn::copy_rows(h.v + key0 * h.ld, h.ld, keys, h.p, s.values);
       std::fill_n(s.col_acc, keys * kPanelWidth, 0.0f);
       for (size_t panel = 0; panel < st.dpad; panel += kPanelWidth) {
-        simd::panel_matmul(st.pilot_q_t + panel * h.p, kPanelWidth, key_block, keys, h.p, s.probs,
-                           kPanelWidth);
-        for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-          const Batch max = Batch::load_aligned(st.pilot_max + panel + half);
-          const Batch inverse = Batch::load_aligned(st.pilot_inv_sum + panel + half);
-          for (size_t j = 0; j < keys; ++j) {
-            float* at = s.probs + j * kPanelWidth + half;
-            const Batch b = simd::softmax_exp(Batch::load_aligned(at) - max) * inverse;
-            b.store_aligned(at);
-            float* col = s.col_acc + j * kPanelWidth + half;
-            xsimd::fma(b, b, Batch::load_aligned(col)).store_aligned(col);
-          }
-        }
+        simd::panel_matmul_softmax_squares(st.pilot_q_t + panel * h.p, kPanelWidth, key_block, keys,
+                                           h.p, s.probs, kPanelWidth, st.pilot_max + panel,
+                                           st.pilot_inv_sum + panel, s.col_acc);
         if (key0 == begin) {
           simd::panel_matmul(s.probs, kPanelWidth, value_block_t, h.p, keys, acc_t + panel * h.p,
                              kPanelWidth);

@@ -1,5 +1,7 @@
 #include "simd/panel_matmul.h"
 
+#include "simd/exp.h"
+
 namespace skein::simd {
 namespace {
 
@@ -7,12 +9,14 @@ namespace {
 // broadcast B value = 15 of the 16 AVX2 vector registers.
 constexpr size_t kMaxTileRows = 6;
 
-enum class Update { kAssign, kAssignTrackMax, kScaledAdd };
+enum class Update { kAssign, kAssignTrackMax, kScaledAdd, kSoftmaxSquares };
 
 // The per-column vectors the updates use besides C.
 struct Columns {
   const float* scale = nullptr;  // kScaledAdd
   float* max = nullptr;          // kAssignTrackMax
+  const float* shift = nullptr;  // kSoftmaxSquares
+  float* squares = nullptr;      // kSoftmaxSquares, C's layout
 };
 
 template <size_t kRows, Update kUpdate>
@@ -57,6 +61,21 @@ void tile(const float* a, size_t lda, StridedMatrix b, size_t depth, float* c, s
       acc[r][1] = xsimd::fma(Batch::load_aligned(c_row + kLanes), scale1, acc[r][1]);
     }
   }
+  if constexpr (kUpdate == Update::kSoftmaxSquares) {
+    const Batch shift0 = Batch::load_aligned(columns.shift);
+    const Batch shift1 = Batch::load_aligned(columns.shift + kLanes);
+    const Batch scale0 = Batch::load_aligned(columns.scale);
+    const Batch scale1 = Batch::load_aligned(columns.scale + kLanes);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < kRows; ++r) {
+      acc[r][0] = softmax_exp(acc[r][0] - shift0) * scale0;
+      acc[r][1] = softmax_exp(acc[r][1] - shift1) * scale1;
+      float* squares = columns.squares + r * ldc;
+      xsimd::fma(acc[r][0], acc[r][0], Batch::load_aligned(squares)).store_aligned(squares);
+      xsimd::fma(acc[r][1], acc[r][1], Batch::load_aligned(squares + kLanes))
+          .store_aligned(squares + kLanes);
+    }
+  }
 #pragma GCC unroll 8
   for (size_t r = 0; r < kRows; ++r) {
     acc[r][0].store_aligned(c + r * ldc);
@@ -95,7 +114,9 @@ void panel(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t dept
     const size_t height = rows / tiles + (t < rows % tiles ? 1 : 0);
     const StridedMatrix b_tile{b.data + static_cast<ptrdiff_t>(r) * b.row_stride, b.row_stride,
                                b.depth_stride};
-    tile_of_height<kUpdate>(height, a, lda, b_tile, depth, c + r * ldc, ldc, columns);
+    Columns tile_columns = columns;
+    if (tile_columns.squares) tile_columns.squares += r * ldc;
+    tile_of_height<kUpdate>(height, a, lda, b_tile, depth, c + r * ldc, ldc, tile_columns);
     r += height;
   }
 }
@@ -115,6 +136,13 @@ void panel_matmul_max(const float* a, size_t lda, StridedMatrix b, size_t rows, 
 void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
                              float* c, size_t ldc, const float* column_scale) {
   panel<Update::kScaledAdd>(a, lda, b, rows, depth, c, ldc, Columns{column_scale, nullptr});
+}
+
+void panel_matmul_softmax_squares(const float* a, size_t lda, StridedMatrix b, size_t rows,
+                                  size_t depth, float* c, size_t ldc, const float* shift,
+                                  const float* scale, float* squares) {
+  panel<Update::kSoftmaxSquares>(a, lda, b, rows, depth, c, ldc,
+                                 Columns{scale, nullptr, shift, squares});
 }
 
 }  // namespace skein::simd

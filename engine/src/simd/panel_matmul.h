@@ -43,4 +43,13 @@ void panel_matmul_max(const float* a, size_t lda, StridedMatrix b, size_t rows, 
 void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
                              float* c, size_t ldc, const float* column_scale);
 
+/// C = e^(B·A − shift) ⊙ scale, every row of it multiplied elementwise by the
+/// kPanelWidth factors in `scale` after the per-column `shift` (both aligned) is
+/// subtracted: a softmax over rows with known max and 1 / sum. The exponential
+/// is simd::softmax_exp, computed on the tile's registers. Also squares[r] += C[r]²
+/// elementwise, squares laid out as C.
+void panel_matmul_softmax_squares(const float* a, size_t lda, StridedMatrix b, size_t rows,
+                                  size_t depth, float* c, size_t ldc, const float* shift,
+                                  const float* scale, float* squares);
+
 }  // namespace skein::simd
