@@ -203,10 +203,11 @@ struct HeadState {
   float* pilot_inv_sum;  // [cap] 1 / row sum (0 for padding rows)
   float* pilot_rows;     // [cap][p] exact pilot outputs
   float* sel_keys;       // [cap][p] the selected keys
-  float* sel_values;     // [cap][p] the selected values (times 1/(d'π_j) for skein-nonorm)
-  float* vrest;          // [p] ΣV − Σ_{J'} v_j
-  double* sum_v;         // [p] ΣV
-  Candidate* heap;       // [2 · cap] the merged column draw (TopK storage)
+  float*
+      sel_values_t;  // [p][cap] the selected values, transposed (times 1/(d'π_j) for skein-nonorm)
+  float* vrest;      // [p] ΣV − Σ_{J'} v_j
+  double* sum_v;     // [p] ΣV
+  Candidate* heap;   // [2 · cap] the merged column draw (TopK storage)
   // Per chunk c:
   float* chunk_max;      // [chunks][cap] pilot row max over the chunk's keys
   float* chunk_sum;      // [chunks][cap] Σ e^(s − chunk max) over the chunk's keys
@@ -228,7 +229,7 @@ struct HeadState {
         pilot_inv_sum(c.take<float>(cap)),
         pilot_rows(c.take<float>(cap * p)),
         sel_keys(c.take<float>(cap * p)),
-        sel_values(c.take<float>(cap * p)),
+        sel_values_t(c.take<float>(cap * p)),
         vrest(c.take<float>(p)),
         sum_v(c.take<double>(p)),
         heap(c.take<Candidate>(2 * cap)),
@@ -441,7 +442,7 @@ void select_columns(HeadState& st, SkeinVariant variant) {
             : 1.0f;
     for (size_t col = 0; col < h.p; ++col) {
       st.sel_keys[j * h.p + col] = k_row[col];
-      st.sel_values[j * h.p + col] = v_row[col] * factor;
+      st.sel_values_t[col * st.dpad + j] = v_row[col] * factor;
       rest[col] -= v_row[col];
     }
   }
@@ -466,7 +467,8 @@ void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVari
   const float scale = 1.0f / std::sqrt(static_cast<float>(h.p));
   const auto stride = static_cast<ptrdiff_t>(h.p);
   const simd::StridedMatrix sel_key_rows{st.sel_keys, stride, 1};
-  const simd::StridedMatrix sel_values_t{st.sel_values, 1, stride};
+  // Row c of B is feature c of the selected values: read in sequence by the tile.
+  const simd::StridedMatrix sel_values_t{st.sel_values_t, static_cast<ptrdiff_t>(st.dpad), 1};
   const Batch unselected(static_cast<float>(h.m - dsel));
   const Batch inverse_dsel(1.0f / static_cast<float>(dsel));
   const bool nonorm = variant == SkeinVariant::kNoNorm;
