@@ -152,7 +152,7 @@ struct Scratch {
   float* q_t;             // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
   float* out_t;           // [kQueryBlock / kPanelWidth][p][kPanelWidth], panel-major
   float* keys;            // [kKeyBlock][p]
-  float* values;          // [kKeyBlock][p]
+  float* values_t;        // [p][kKeyBlock] a key block's values, transposed
   float* probs;           // [max(kKeyBlock, dpad)][kPanelWidth]
   float* col_acc;         // [kKeyBlock][kPanelWidth] per-lane Σ B_J[r, i]²
   float* v_norm2;         // [kKeyBlock] ‖v_i‖²
@@ -169,7 +169,7 @@ struct Scratch {
       : q_t(c.take<float>(p * kQueryBlock)),
         out_t(c.take<float>(p * kQueryBlock)),
         keys(c.take<float>(kKeyBlock * p)),
-        values(c.take<float>(kKeyBlock * p)),
+        values_t(c.take<float>(p * kKeyBlock)),
         probs(c.take<float>(std::max(kKeyBlock, dpad) * kPanelWidth)),
         col_acc(c.take<float>(kKeyBlock * kPanelWidth)),
         v_norm2(c.take<float>(kKeyBlock)),
@@ -203,11 +203,10 @@ struct HeadState {
   float* pilot_inv_sum;  // [cap] 1 / row sum (0 for padding rows)
   float* pilot_rows;     // [cap][p] exact pilot outputs
   float* sel_keys;       // [cap][p] the selected keys
-  float*
-      sel_values_t;  // [p][cap] the selected values, transposed (times 1/(d'π_j) for skein-nonorm)
-  float* vrest;      // [p] ΣV − Σ_{J'} v_j
-  double* sum_v;     // [p] ΣV
-  Candidate* heap;   // [2 · cap] the merged column draw (TopK storage)
+  float* sel_values_t;   // [p][cap] the selected values, transposed (× 1/(d'π_j): skein-nonorm)
+  float* vrest;          // [p] ΣV − Σ_{J'} v_j
+  double* sum_v;         // [p] ΣV
+  Candidate* heap;       // [2 · cap] the merged column draw (TopK storage)
   // Per chunk c:
   float* chunk_max;      // [chunks][cap] pilot row max over the chunk's keys
   float* chunk_sum;      // [chunks][cap] Σ e^(s − chunk max) over the chunk's keys
@@ -312,6 +311,14 @@ void merge_pilot_stats(HeadState& st) {
   }
 }
 
+// `rows` rows of p floats (ld apart) into to[c·kKeyBlock + r]: the B_J·V tile
+// then reads each feature's values in sequence.
+void copy_transposed(const float* from, size_t ld, size_t rows, size_t p, float* to) {
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < p; ++c) to[c * kKeyBlock + r] = from[r * ld + c];
+  }
+}
+
 // ‖v_j‖² of `keys` value rows (ld floats apart) into norm2, and the rows
 // added to sum_v (in row order, in double).
 void value_stats(const float* rows, size_t ld, size_t keys, size_t p, float* norm2, double* sum_v) {
@@ -347,12 +354,12 @@ void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant
   float* acc_t = st.chunk_acc + c * h.p * st.dpad;
   const auto stride = static_cast<ptrdiff_t>(h.p);
   const simd::StridedMatrix key_block{s.keys, stride, 1};
-  const simd::StridedMatrix value_block_t{s.values, 1, stride};
+  const simd::StridedMatrix value_block_t{s.values_t, static_cast<ptrdiff_t>(kKeyBlock), 1};
   for (size_t key0 = begin; key0 < end; key0 += kKeyBlock) {
     const size_t keys = std::min(kKeyBlock, end - key0);
     if (pilot) {
       attn::copy_rows(h.k + key0 * h.ld, h.ld, keys, h.p, s.keys);
-      attn::copy_rows(h.v + key0 * h.ld, h.ld, keys, h.p, s.values);
+      copy_transposed(h.v + key0 * h.ld, h.ld, keys, h.p, s.values_t);
       std::fill_n(s.col_acc, keys * kPanelWidth, 0.0f);
       for (size_t panel = 0; panel < st.dpad; panel += kPanelWidth) {
         simd::panel_matmul_softmax_squares(st.pilot_q_t + panel * h.p, kPanelWidth, key_block, keys,
@@ -367,11 +374,7 @@ void pilot_weights_chunk(HeadState& st, size_t c, const Scratch& s, SkeinVariant
         }
       }
     }
-    if (pilot) {
-      value_stats(s.values, h.p, keys, h.p, s.v_norm2, sum_v);
-    } else {
-      value_stats(h.v + key0 * h.ld, h.ld, keys, h.p, s.v_norm2, sum_v);
-    }
+    value_stats(h.v + key0 * h.ld, h.ld, keys, h.p, s.v_norm2, sum_v);
     column_stream.uniform_doubles(key0, keys, s.uniforms);
     for (size_t j = 0; j < keys; ++j) {
       double weight = 1.0;
