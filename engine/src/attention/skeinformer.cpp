@@ -484,18 +484,29 @@ void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVari
     std::fill_n(s.new_max, kPanelWidth, -std::numeric_limits<float>::infinity());
     simd::panel_matmul_max(s.q_t + panel * h.p, kPanelWidth, sel_key_rows, dsel, h.p, s.probs,
                            kPanelWidth, s.new_max);
+    // Both halves of the panel per key: four independent sums keep the
+    // exponentials' latency hidden.
+    const float* max_at = nonorm ? s.row_max + panel : s.new_max;
+    const Batch max0 = Batch::load_aligned(max_at);
+    const Batch max1 = Batch::load_aligned(max_at + kLanes);
+    Batch t_sum0(0.0f), t_sum1(0.0f), e_sum0(0.0f), e_sum1(0.0f);
+    for (size_t j = 0; j < dsel; ++j) {
+      float* at = s.probs + j * kPanelWidth;
+      const Batch t0 = Batch::load_aligned(at);
+      const Batch t1 = Batch::load_aligned(at + kLanes);
+      t_sum0 += t0;
+      t_sum1 += t1;
+      const Batch e0 = simd::softmax_exp(t0 - max0);
+      const Batch e1 = simd::softmax_exp(t1 - max1);
+      e0.store_aligned(at);
+      e1.store_aligned(at + kLanes);
+      e_sum0 += e0;
+      e_sum1 += e1;
+    }
     for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-      const Batch max = Batch::load_aligned((nonorm ? s.row_max + panel : s.new_max) + half);
-      Batch t_sum(0.0f);
-      Batch e_sum(0.0f);
-      for (size_t j = 0; j < dsel; ++j) {
-        float* at = s.probs + j * kPanelWidth + half;
-        const Batch t = Batch::load_aligned(at);
-        t_sum += t;
-        const Batch e = simd::softmax_exp(t - max);
-        e.store_aligned(at);
-        e_sum += e;
-      }
+      const Batch max = half == 0 ? max0 : max1;
+      const Batch t_sum = half == 0 ? t_sum0 : t_sum1;
+      const Batch e_sum = half == 0 ? e_sum0 : e_sum1;
       Batch g(0.0f);
       Batch denom = e_sum;
       if (nonorm) {
