@@ -45,17 +45,27 @@ template <class Probs>
 void online_softmax_step(Probs* probs, size_t keys, const float* new_max, float* row_max,
                          float* row_sum, float* rescale) {
   constexpr bool kStore = !std::is_const_v<Probs>;
-  for (size_t half = 0; half < kPanelWidth; half += kLanes) {
-    const Batch max = Batch::load_aligned(new_max + half);
-    Batch block_sum(0.0f);
-    for (size_t j = 0; j < keys; ++j) {
-      Probs* at = probs + j * kPanelWidth + half;
-      const Batch e = simd::softmax_exp(Batch::load_aligned(at) - max);
-      if constexpr (kStore) e.store_aligned(at);
-      block_sum += e;
+  // Both halves of the panel per key: two independent sums keep the
+  // exponentials' latency hidden.
+  const Batch max0 = Batch::load_aligned(new_max);
+  const Batch max1 = Batch::load_aligned(new_max + kLanes);
+  Batch sum0(0.0f);
+  Batch sum1(0.0f);
+  for (size_t j = 0; j < keys; ++j) {
+    Probs* at = probs + j * kPanelWidth;
+    const Batch e0 = simd::softmax_exp(Batch::load_aligned(at) - max0);
+    const Batch e1 = simd::softmax_exp(Batch::load_aligned(at + kLanes) - max1);
+    if constexpr (kStore) {
+      e0.store_aligned(at);
+      e1.store_aligned(at + kLanes);
     }
+    sum0 += e0;
+    sum1 += e1;
+  }
+  for (size_t half = 0; half < kPanelWidth; half += kLanes) {
+    const Batch max = half == 0 ? max0 : max1;
     const Batch factor = simd::softmax_exp(Batch::load_aligned(row_max + half) - max);
-    xsimd::fma(Batch::load_aligned(row_sum + half), factor, block_sum)
+    xsimd::fma(Batch::load_aligned(row_sum + half), factor, half == 0 ? sum0 : sum1)
         .store_aligned(row_sum + half);
     max.store_aligned(row_max + half);
     if constexpr (kStore) factor.store_aligned(rescale + half);
