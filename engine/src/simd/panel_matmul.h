@@ -11,6 +11,8 @@
 // Attention uses it for both of its products, scoresᵀ = K_block·Q_blockᵀ and
 // out_blockᵀ += V_blockᵀ·P_blockᵀ (V_block read transposed through the
 // strides); engine/src/attention/exact.cpp says why not oneDNN matmul.
+// Skeinformer's pilot pass also takes the softmax of its scores on the tile
+// (panel_matmul_softmax_squares).
 #pragma once
 
 #include <cstddef>
@@ -43,11 +45,12 @@ void panel_matmul_max(const float* a, size_t lda, StridedMatrix b, size_t rows, 
 void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
                              float* c, size_t ldc, const float* column_scale);
 
-/// C = e^(B·A − shift) ⊙ scale, every row of it multiplied elementwise by the
-/// kPanelWidth factors in `scale` after the per-column `shift` (both aligned) is
-/// subtracted: a softmax over rows with known max and 1 / sum. The exponential
-/// is simd::softmax_exp, computed on the tile's registers. Also squares[r] += C[r]²
-/// elementwise, squares laid out as C.
+/// C[r] = e^((B·A)[r] − shift) ⊙ scale for every row r, with per-column shift
+/// and scale (kPanelWidth each, aligned): a softmax over the rows whose column
+/// max and 1 / sum are already known. Also squares[r] += C[r]² elementwise
+/// (squares laid out as C). The exponential is simd::softmax_exp (so
+/// (B·A)[r] − shift must stay below about 88), taken on the tile's registers
+/// instead of in a second pass over C.
 void panel_matmul_softmax_squares(const float* a, size_t lda, StridedMatrix b, size_t rows,
                                   size_t depth, float* c, size_t ldc, const float* shift,
                                   const float* scale, float* squares);
