@@ -203,7 +203,7 @@ struct HeadState {
   float* pilot_inv_sum;  // [cap] 1 / row sum (0 for padding rows)
   float* pilot_rows;     // [cap][p] exact pilot outputs
   float* sel_keys;       // [cap][p] the selected keys
-  float* sel_values_t;   // [p][cap] the selected values, transposed (× 1/(d'π_j): skein-nonorm)
+  float* sel_values_t;   // [p][dpad] the selected values, transposed (× 1/(d'π_j): skein-nonorm)
   float* vrest;          // [p] ΣV − Σ_{J'} v_j
   double* sum_v;         // [p] ΣV
   Candidate* heap;       // [2 · cap] the merged column draw (TopK storage)
