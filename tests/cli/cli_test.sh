@@ -29,11 +29,18 @@ expect() {
 printf 'hello world\n' >"$work/good.txt"
 printf 'a\0b\0\xff\xfe binary\n' >"$work/binary.bin"
 : >"$work/empty.txt"
-truncate -s 1G "$work/huge.txt"    # sparse 1 GiB: the reader must stop at max_seq_len bytes
+# Sparse 1 GiB after a text prefix: the reader must stop at max_seq_len bytes,
+# before the zeros (which would make the file binary).
+head -c 65536 /dev/zero | tr '\0' 'x' >"$work/huge.txt"
+truncate -s 1G "$work/huge.txt"
 mkdir "$work/dir"
 
-expect classify 0 "" -- "$skein" classify --model "$model" "$work/good.txt" "$work/binary.bin"
+expect classify 0 "" -- "$skein" classify --model "$model" "$work/good.txt" "$work/good.txt"
 [ "$(wc -l <"$work/out")" -eq 2 ] || { echo "FAIL classify: expected 2 result lines"; failures=$((failures + 1)); }
+expect binary_file 1 "binary.bin: binary file (NUL byte at offset 1), not text" -- \
+  "$skein" classify --model "$model" "$work/good.txt" "$work/binary.bin"
+grep -q "good.txt" "$work/out" || { echo "FAIL binary_file: good file not classified"; failures=$((failures + 1)); }
+grep -q "binary.bin" "$work/out" && { echo "FAIL binary_file: binary file classified"; failures=$((failures + 1)); }
 expect missing_file 1 "missing.txt: No such file or directory" -- \
   "$skein" classify --model "$model" "$work/good.txt" "$work/missing.txt"
 grep -q "good.txt" "$work/out" || { echo "FAIL missing_file: good file not classified"; failures=$((failures + 1)); }

@@ -62,12 +62,20 @@ if yes 1 | timeout 60 "$skein" classify --model "$model" --format json - >"$work
 else
   fail "endless tokens on stdin: expected 2000 tokens and a warning"; cat "$work/err" "$work/out"
 fi
-timeout 60 "$skein" classify --model "$model" - </dev/zero >"$work/out" 2>"$work/err"
-code=$?
-if [ "$code" -eq 1 ] && grep -qF "unknown token '\\x00\\x00" "$work/err" && [ "$(wc -l <"$work/err")" -eq 1 ]; then
+tr '\0' x </dev/zero | timeout 60 "$skein" classify --model "$model" - >"$work/out" 2>"$work/err"
+code=${PIPESTATUS[1]}
+if [ "$code" -eq 1 ] && grep -qF "unknown token 'xxxx" "$work/err" && [ "$(wc -l <"$work/err")" -eq 1 ]; then
   echo "ok   endless token on stdin is an unknown-token error"
 else
   fail "endless token on stdin: exit $code, expected 1 and one unknown-token line"; cat "$work/err"
+fi
+timeout 60 "$skein" classify --model "$model" - </dev/zero >"$work/out" 2>"$work/err"
+code=$?
+if [ "$code" -eq 1 ] && grep -qF -- "-: binary file (NUL byte at offset 0), not text" "$work/err" &&
+   [ "$(wc -l <"$work/err")" -eq 1 ]; then
+  echo "ok   endless zeros on stdin are a binary-file error"
+else
+  fail "endless zeros on stdin: exit $code, expected 1 and one binary-file line"; cat "$work/err"
 fi
 
 if "$skein" profile --model "$model" --seq-len 2000 --attention exact,skeinformer --repeat 1 --warmup 0 \

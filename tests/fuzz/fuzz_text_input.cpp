@@ -1,9 +1,10 @@
 // libFuzzer target: the text input path of `skein classify`. The input's
 // first byte picks a prefix limit (1..256 bytes); the rest is the file's
 // content. read_text_prefix must return exactly min(limit, size) leading
-// bytes with the right truncated flag (or skein::Error for an empty file),
-// Model::tokenize must map every byte into the vocabulary, and a Session must
-// run the ids (truncated to max_seq_len, as classify does) to finite logits.
+// bytes with the right truncated flag (or skein::Error for an empty file or a
+// NUL byte among those bytes), Model::tokenize must map every byte into the
+// vocabulary, and a Session must run the ids (truncated to max_seq_len, as classify does) to finite
+// logits.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -51,16 +52,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t content_size = size - 1;
   skein::fuzz::write_file(f.text_path, content, content_size);
 
+  const size_t expected = std::min(content_size, static_cast<size_t>(limit));
+  const bool binary = std::memchr(content, 0, expected) != nullptr;
   skein::cli::TextInput input;
   try {
     input = skein::cli::read_text_prefix(f.text_path, limit);
   } catch (const skein::Error& e) {
-    SKEIN_FUZZ_CHECK(content_size == 0);
-    SKEIN_FUZZ_CHECK(std::strstr(e.what(), "empty input") != nullptr);
+    SKEIN_FUZZ_CHECK(content_size == 0 || binary);
+    SKEIN_FUZZ_CHECK(std::strstr(e.what(), content_size == 0 ? "empty input" : "binary file") !=
+                     nullptr);
     return 0;
   }
-  SKEIN_FUZZ_CHECK(content_size > 0);
-  const size_t expected = std::min(content_size, static_cast<size_t>(limit));
+  SKEIN_FUZZ_CHECK(content_size > 0 && !binary);
   SKEIN_FUZZ_CHECK(input.bytes.size() == expected);
   SKEIN_FUZZ_CHECK(input.truncated == (content_size > static_cast<size_t>(limit)));
   SKEIN_FUZZ_CHECK(input.total_bytes == static_cast<int64_t>(content_size));

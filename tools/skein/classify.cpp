@@ -149,7 +149,8 @@ int classify_command(int argc, char** argv) {
         "words: one per whitespace-separated token, an unknown token is an error); a file of\n"
         "more than the model's max_seq_len tokens is truncated to its first max_seq_len, with\n"
         "a warning.\n"
-        "Files that cannot be read are reported on stderr and skipped; the exit code is then 1.\n");
+        "Files that cannot be read, are empty or are binary (a NUL byte in the bytes read) are\n"
+        "reported on stderr and skipped; the exit code is then 1.\n");
     return kExitOk;
   }
   if (!args.count("model")) throw Error("missing --model DIR");

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <span>
+#include <string>
 
 #include "skein/error.h"
 #include "skein/model.h"
@@ -53,6 +54,14 @@ TextInput read_input(const std::string& path,
   }
   if (!is_stdin) ::close(fd);
   if (input.bytes.empty()) throw Error(path + ": empty input, nothing to classify");
+  // Text never holds a NUL byte; binary files nearly always do (git and grep
+  // use the same test). A model of text bytes would classify them anyway, into
+  // a confident but meaningless label.
+  const auto nul = std::find(input.bytes.begin(), input.bytes.end(), uint8_t{0});
+  if (nul != input.bytes.end()) {
+    throw Error(path + ": binary file (NUL byte at offset " +
+                std::to_string(nul - input.bytes.begin()) + "), not text");
+  }
   return input;
 }
 

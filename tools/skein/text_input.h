@@ -18,7 +18,8 @@ struct TextInput {
 };
 
 /// Reads at most `max_bytes` (>= 0) from `path` ("-" = stdin). Throws skein::Error naming the
-/// path for missing, unreadable or non-regular files and for empty input.
+/// path for missing, unreadable or non-regular files, for empty input and for binary input (a
+/// NUL byte in the bytes read).
 TextInput read_text_prefix(const std::string& path, int64_t max_bytes);
 
 /// The model's input from `path`: read_text_prefix(path, model.input_byte_limit()) or, for a
