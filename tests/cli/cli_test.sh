@@ -52,6 +52,18 @@ expect stdin 0 "" -- sh -c "printf 'some text' | '$skein' classify --model '$mod
 expect json 1 "empty.txt: empty input" -- "$skein" classify --model "$model" --format json "$work/good.txt" "$work/empty.txt"
 /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r[0]["label"] and "error" in r[1]' \
   "$work/out" || { echo "FAIL json: output does not parse as expected"; failures=$((failures + 1)); }
+# 40 files = two batches: text lines for all, in order; JSON shows a counter on a
+# terminal's stderr only (script(1) gives the command a pseudo-terminal).
+mkdir "$work/many"
+for i in $(seq -w 1 40); do printf 'file %s\n' "$i" >"$work/many/f$i.txt"; done
+expect many_text 0 "" -- "$skein" classify --model "$model" "$work"/many/f*.txt
+[ "$(cut -f1 "$work/out" | tr '\n' ' ')" = "$(printf '%s ' "$work"/many/f*.txt)" ] ||
+  { echo "FAIL many_text: 40 result lines in input order expected"; failures=$((failures + 1)); }
+expect many_json_pipe 0 "" -- "$skein" classify --model "$model" --format json "$work"/many/f*.txt
+[ ! -s "$work/err" ] || { echo "FAIL many_json_pipe: stderr not empty without a terminal"; failures=$((failures + 1)); }
+script -qec "'$skein' classify --model '$model' --format json $work/many/f*.txt >/dev/null" /dev/null >"$work/tty" 2>&1
+grep -q "40/40 files" "$work/tty" && grep -q "32/40 files" "$work/tty" && echo "ok   many_json_tty" ||
+  { echo "FAIL many_json_tty: no file counter on the terminal"; cat "$work/tty"; failures=$((failures + 1)); }
 expect profile 0 "" -- "$skein" classify --model "$model" --profile --repeat 2 "$work/good.txt"
 grep -q "per-layer profile: 2 run(s)" "$work/out" || { echo "FAIL profile: no table"; failures=$((failures + 1)); }
 

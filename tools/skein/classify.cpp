@@ -2,8 +2,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
@@ -42,7 +45,7 @@ double top_probability(const std::vector<float>& logits) {
   return 1.0 / sum;
 }
 
-void print_text(const Model& model, const std::vector<FileResult>& results) {
+void print_text(const Model& model, std::span<const FileResult> results) {
   for (const FileResult& r : results) {
     if (!r.error.empty()) continue;
     int64_t cls = argmax(r.logits);
@@ -150,7 +153,9 @@ int classify_command(int argc, char** argv) {
         "more than the model's max_seq_len tokens is truncated to its first max_seq_len, with\n"
         "a warning.\n"
         "Files that cannot be read, are empty or are binary (a NUL byte in the bytes read) are\n"
-        "reported on stderr and skipped; the exit code is then 1.\n");
+        "reported on stderr and skipped; the exit code is then 1.\n"
+        "Files run in batches of 32. Text results are printed as each batch finishes; with\n"
+        "--format json (one array at the end) a terminal shows a file counter on stderr.\n");
     return kExitOk;
   }
   if (!args.count("model")) throw Error("missing --model DIR");
@@ -171,17 +176,23 @@ int classify_command(int argc, char** argv) {
   }
   Session session(model, session_options(args));
 
+  // Text lines appear batch by batch, so a long run shows its progress on
+  // stdout; JSON is one array at the end, so a terminal gets a counter on stderr.
+  const bool show_progress =
+      format == "json" && files.size() > kFilesPerBatch && isatty(STDERR_FILENO);
   std::vector<FileResult> results;
   for (size_t begin = 0; begin < files.size(); begin += kFilesPerBatch) {
     size_t count = std::min(kFilesPerBatch, files.size() - begin);
     classify_batch(session, *model, results, std::span(files).subspan(begin, count), repeat);
+    if (format == "text") {
+      print_text(*model, std::span(results).subspan(begin, count));
+      std::fflush(stdout);
+    } else if (show_progress) {
+      std::fprintf(stderr, "\rskein classify: %zu/%zu files", begin + count, files.size());
+      if (begin + count == files.size()) std::fputc('\n', stderr);
+    }
   }
-
-  if (format == "json") {
-    print_json(*model, results);
-  } else {
-    print_text(*model, results);
-  }
+  if (format == "json") print_json(*model, results);
   if (args.count("profile")) {
     // JSON output stays machine-readable: the table then goes to stderr.
     std::fflush(stdout);
