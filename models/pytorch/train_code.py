@@ -6,6 +6,9 @@ attention (skeinformer.py, the reference implementation) in training.
   /usr/bin/python3 models/pytorch/data_code.py            # once: builds CACHE/dataset.pt
   /usr/bin/python3 models/pytorch/train_code.py --minutes 50 --out models/code-lang
 
+(the commands that trained the shipped weights, and a one-hour recipe on both cores, are in
+models/code-lang/MODEL.md, "Training")
+
 What the engine computes is what is trained: `skein classify` feeds a file's
 first max_seq_len (4096) bytes and the model mean-pools over the file's real
 tokens (pooling "TOKEN_MEAN", skein's `token_mean_pool`), so a training crop is
@@ -27,8 +30,13 @@ import os
 import random
 import sys
 
-import torch
-import torch.nn.functional as F
+# torch's --threads do the parallel work; OpenBLAS threads on top of them fight over the cores
+# (train_code.py with 2 torch threads and Debian's OpenBLAS: 340 steps in 1.6 minutes with
+# OpenBLAS's own threads, 720 with OpenBLAS on one). Set before torch loads the library.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import export_model  # noqa: E402
