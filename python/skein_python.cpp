@@ -359,7 +359,8 @@ PYBIND11_MODULE(skein, m) {
            "`skein classify` and truncated to the model's max_seq_len tokens.\n"
            "Each dict holds input, label, class, probability (softmax of the top class),\n"
            "logits (float32 array), tokens and truncated. Raises skein.Error for an unreadable\n"
-           "or empty input, or a word outside a words tokenizer's vocabulary.")
+           "or empty input, a binary file (a NUL byte in the bytes read; bytes given directly\n"
+           "are not checked), or a word outside a words tokenizer's vocabulary.")
       .def(
           "profile",
           [](const skein::Session& s, bool nodes) {

@@ -3,8 +3,8 @@
 // content. read_text_prefix must return exactly min(limit, size) leading
 // bytes with the right truncated flag (or skein::Error for an empty file or a
 // NUL byte among those bytes), Model::tokenize must map every byte into the
-// vocabulary, and a Session must run the ids (truncated to max_seq_len, as classify does) to finite
-// logits.
+// vocabulary, and a Session must run the ids (truncated to max_seq_len, as
+// classify does) to finite logits.
 #include <cmath>
 #include <cstdint>
 #include <cstring>

@@ -100,6 +100,7 @@ class Errors(Work):
     def test_bad_inputs(self):
         session = skein.Model(MODEL).session(threads=1)
         too_long = skein.Model(MODEL).config["max_seq_len"] + 1
+        (self.dir / "binary.bin").write_bytes(b"ab\0cd")
         cases = [
             (lambda: session.run(np.zeros((1, 4), np.float32)), "expected an integer dtype"),
             (lambda: session.run(np.ones((4,), np.int32)), "expected [batch, n]"),
@@ -107,6 +108,8 @@ class Errors(Work):
              "mask row 0: real token at position 2 after padding"),
             (lambda: session.run(np.ones((1, too_long), np.int32)), "exceeds the model's max_seq_len"),
             (lambda: session.classify(str(self.dir / "missing.txt")), "missing.txt"),
+            (lambda: session.classify(str(self.dir / "binary.bin")),
+             "binary.bin: binary file (NUL byte at offset 2), not text"),
             (lambda: skein.Model(MODEL).session(attention="no-such-method"), "no-such-method"),
         ]
         for call, fragment in cases:
