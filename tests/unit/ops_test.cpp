@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 #include <skein/error.h>
+#include <xsimd/xsimd.hpp>
 
 #include "ops/activations.h"
 #include "ops/elementwise.h"
@@ -135,6 +136,21 @@ TEST_CASE("Linear matches linear_ref on awkward shapes") {
             compare(y.data(), want.data(), n, [&](size_t i) { return tol[i]; });
         CHECK_MESSAGE(diff == "", diff);
         CHECK(y.intact());
+
+        // run_rows into the guarded buffer (no alignment promised: the padded
+        // path) and into a 64-byte-aligned one (the direct path when out is a
+        // multiple of the panel width), with a canary tail after the rows.
+        Guarded y_rows(n);
+        linear.run_rows(x.data(), y_rows.data(), rows);
+        std::string rows_diff =
+            compare(y_rows.data(), want.data(), n, [&](size_t i) { return tol[i]; });
+        CHECK_MESSAGE(rows_diff == "", rows_diff);
+        CHECK(y_rows.intact());
+        std::vector<float, xsimd::aligned_allocator<float, 64>> y_aligned(n + 16, -7.0f);
+        linear.run_rows(x.data(), y_aligned.data(), rows);
+        rows_diff = compare(y_aligned.data(), want.data(), n, [&](size_t i) { return tol[i]; });
+        CHECK_MESSAGE(rows_diff == "", rows_diff);
+        for (size_t i = n; i < y_aligned.size(); ++i) CHECK(y_aligned[i] == -7.0f);
       }
     }
   }
@@ -149,6 +165,10 @@ TEST_CASE("Linear: zero rows is a no-op, bad arguments throw skein::Error") {
   CHECK(y.intact());
   CHECK_THROWS_AS(linear.run(w.data(), y.data(), -1), skein::Error);
   CHECK_THROWS_AS(linear.run(nullptr, y.data(), 1), skein::Error);
+  linear.run_rows(nullptr, y.data(), 0);
+  CHECK(y.intact());
+  CHECK_THROWS_AS(linear.run_rows(w.data(), y.data(), -1), skein::Error);
+  CHECK_THROWS_AS(linear.run_rows(nullptr, y.data(), 1), skein::Error);
   CHECK_THROWS_AS(Linear(w.data(), b.data(), 0, 4), skein::Error);
   CHECK_THROWS_AS(Linear(w.data(), b.data(), 8, -1), skein::Error);
   CHECK_THROWS_AS(Linear(nullptr, b.data(), 8, 4), skein::Error);
@@ -166,17 +186,24 @@ TEST_CASE("Linear: NaN and inf stay in their row") {
   const Linear linear(w.data(), b.data(), in, out);
   Guarded y(rows * out);
   std::vector<float> want(rows * out);
-  linear.run(x.data(), y.data(), rows);
   linear_ref(x.data(), w.data(), b.data(), want.data(), rows, in, out);
-  for (int64_t o = 0; o < out; ++o) {
-    CHECK(std::isnan(y.data()[1 * out + o]));
-    CHECK(y.data()[3 * out + o] == want[3 * out + o]);  // ±inf, the sign of w
-    CHECK(std::isinf(want[3 * out + o]));
+  for (const bool block : {false, true}) {
+    CAPTURE(block);
+    if (block) {
+      linear.run_rows(x.data(), y.data(), rows);
+    } else {
+      linear.run(x.data(), y.data(), rows);
+    }
+    for (int64_t o = 0; o < out; ++o) {
+      CHECK(std::isnan(y.data()[1 * out + o]));
+      CHECK(y.data()[3 * out + o] == want[3 * out + o]);  // ±inf, the sign of w
+      CHECK(std::isinf(want[3 * out + o]));
+    }
+    for (int64_t r : {0, 2, 4}) {
+      for (int64_t o = 0; o < out; ++o) CHECK(std::isfinite(y.data()[r * out + o]));
+    }
+    CHECK(y.intact());
   }
-  for (int64_t r : {0, 2, 4}) {
-    for (int64_t o = 0; o < out; ++o) CHECK(std::isfinite(y.data()[r * out + o]));
-  }
-  CHECK(y.intact());
 }
 
 TEST_CASE("Linear: one instance shared by threads gives identical results") {

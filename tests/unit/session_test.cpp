@@ -178,3 +178,45 @@ TEST_CASE("a run planned above max_memory_bytes fails up front and the session s
   CHECK(session.run(short_batch, 32).logits.rows == 1);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("row fusion: fused and unfused sessions agree on many blocks and threads") {
+  skein::ModelConfig c = skein::testing::TinyModel::config(2, "mean");
+  c.dim = 64;  // the reference dims: blocks of 48 rows, so many blocks per run
+  c.hidden_dim = 128;
+  c.num_heads = 2;
+  c.head_dim = 32;
+  c.max_seq_len = 1024;
+  skein::SyntheticModel synthetic = skein::make_synthetic_model(c, 5, true);
+  auto dir = std::filesystem::temp_directory_path() /
+             ("skein_test_" + std::to_string(::getpid()) + "_fusion");
+  synthetic.write(dir.string());
+  auto model = skein::Model::load(dir.string());
+  std::vector<std::vector<int32_t>> seqs = {random_ids(1000, 11), random_ids(259, 12),
+                                            random_ids(1, 13), random_ids(47, 14)};
+  std::vector<std::span<const int32_t>> batch(seqs.begin(), seqs.end());
+  skein::SessionOptions unfused_options;
+  unfused_options.threads = 1;
+  unfused_options.fuse_rows = false;
+  skein::Session unfused(model, unfused_options);
+  const skein::RunResult want = unfused.run(batch);
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    skein::SessionOptions options;
+    options.threads = threads;
+    skein::Session fused(model, options);
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      const skein::RunResult got = fused.run(batch);
+      REQUIRE(got.pooled.data.size() == want.pooled.data.size());
+      float worst = 0;
+      for (size_t i = 0; i < want.pooled.data.size(); ++i) {
+        worst = std::max(worst, std::abs(got.pooled.data[i] - want.pooled.data[i]));
+      }
+      // Register tiles instead of oneDNN: float rounding only (the pooled
+      // values are O(1)).
+      CHECK(worst < 1e-4f);
+    }
+    const skein::Profile profile = fused.profile();
+    for (const skein::NodeProfile& node : profile.nodes) CHECK(node.latency_ns.size() == 3);
+  }
+  std::filesystem::remove_all(dir);
+}

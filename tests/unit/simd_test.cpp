@@ -283,6 +283,17 @@ TEST_CASE(
                                 scale.data());
         for (size_t i = 0; i < expected.size(); ++i)
           CHECK(std::fabs(c[i] - expected[i]) <= tolerance);
+
+        std::vector<float, xsimd::aligned_allocator<float, 64>> bias(kPanelWidth);
+        for (size_t col = 0; col < kPanelWidth; ++col) bias[col] = 0.125f * float(col) - 1.0f;
+        panel_matmul_add_row(a.data(), kPanelWidth, b, rows, depth, c.data(), kPanelWidth,
+                             bias.data());
+        for (size_t r = 0; r < rows; ++r) {
+          for (size_t col = 0; col < kPanelWidth; ++col) {
+            const size_t i = r * kPanelWidth + col;
+            CHECK(std::fabs(c[i] - (c_copy[i] + bias[col])) <= tolerance);
+          }
+        }
         for (size_t i = rows * kPanelWidth; i < c.size(); ++i) CHECK(c[i] == kGuardValue);
       }
     }

@@ -39,13 +39,30 @@ int inspect_command(int argc, char** argv) {
   const Graph& graph = model->impl().graph;
   int64_t sequences = cfg.dual ? 2 : 1;
   RowCounts rows{n * sequences, sequences, 1};
-  MemoryPlan plan = plan_memory(graph, rows, std::vector<int64_t>(graph.nodes.size(), 0));
-  std::printf("  memory plan for batch 1, n = %lld (activations, without attention workspace):\n",
-              static_cast<long long>(n));
+  const std::vector<FusedRun> runs = find_fused_runs(graph);
+  MemoryPlan plan = plan_memory(graph, rows, std::vector<int64_t>(graph.nodes.size(), 0), runs, 1);
+  std::printf("  fused runs (row-local nodes run block by block, docs/PROFILING.md):\n");
+  for (size_t r = 0; r < runs.size(); ++r) {
+    std::printf(
+        "    nodes %d..%d (%s .. %s): blocks of %lld rows, %lld bytes of scratch per thread\n",
+        runs[r].first, runs[r].last, graph.nodes[static_cast<size_t>(runs[r].first)].name.c_str(),
+        graph.nodes[static_cast<size_t>(runs[r].last)].name.c_str(),
+        static_cast<long long>(plan.run_block_rows[r]),
+        static_cast<long long>(plan.run_block_rows[r] * runs[r].local_width * 4));
+  }
+  std::printf(
+      "  memory plan for batch 1, n = %lld, 1 thread (activations, without attention "
+      "workspace):\n",
+      static_cast<long long>(n));
   int64_t sum = 0;
   for (size_t t = 0; t < graph.tensors.size(); ++t) {
     const TensorDesc& d = graph.tensors[t];
     sum += plan.tensor_bytes[t];
+    if (plan.tensor_bytes[t] == 0 && d.rows == RowKind::Tokens) {
+      std::printf("    %-16s kept in a fused run's blocks, live nodes %d..%d\n", d.name.c_str(),
+                  d.producer, d.last_use);
+      continue;
+    }
     std::printf("    %-16s %10lld bytes at offset %10lld, live nodes %d..%d\n", d.name.c_str(),
                 static_cast<long long>(plan.tensor_bytes[t]),
                 static_cast<long long>(plan.tensor_offset[t]), d.producer, d.last_use);

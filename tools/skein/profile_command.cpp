@@ -39,8 +39,9 @@ struct Config {
 struct Measurement {
   Config config;
   Profile profile;
-  int threads = 0;        // resolved
-  std::string attention;  // resolved method name
+  int threads = 0;         // resolved
+  std::string attention;   // resolved method name
+  bool row_fusion = true;  // SessionOptions::fuse_rows
 };
 
 template <typename T>
@@ -177,6 +178,7 @@ json to_json(const Measurement& m, const Model& model, int64_t batch) {
               {"batch", batch},
               {"attention", m.attention},
               {"threads", m.threads},
+              {"row_fusion", m.row_fusion},
               {"runs", p.runs},
               {"total", timing(totals)},
               {"arena_bytes", p.arena_bytes},
@@ -353,6 +355,7 @@ int profile_command(int argc, char** argv) {
       ("r,repeat", "measured runs per configuration", cxxopts::value<int>()->default_value("5"))
       ("warmup", "unmeasured runs first", cxxopts::value<int>()->default_value("1"))
       ("max-memory", "refuse configurations planning a larger activation arena, e.g. 4G (default: 80% of RAM)", cxxopts::value<std::string>()->default_value(""))
+      ("unfused", "run every node over whole tensors, each timed on its own, instead of the row-local nodes between attention layers block by block (slower)")
       ("json", "print JSON instead of the table")
       ("csv", "print CSV (one row per configuration and layer) instead of the table")
       ("trace", "write a Chrome trace (Perfetto, chrome://tracing) to FILE", cxxopts::value<std::string>())
@@ -419,6 +422,7 @@ int profile_command(int argc, char** argv) {
         c.attention.empty() || takes_features(c.attention) ? args["features"].as<int64_t>() : 0;
     o.seed = args["seed"].as<uint64_t>();
     o.max_memory_bytes = parse_bytes(args["max-memory"].as<std::string>(), "--max-memory");
+    o.fuse_rows = !args.count("unfused");
     Session session(model, o);
     std::vector<std::vector<int32_t>> ids;
     for (int64_t b = 0; b < batch; ++b)
@@ -435,7 +439,8 @@ int profile_command(int argc, char** argv) {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fprintf(stderr, " %.2f s\n", seconds);
-    results.push_back({c, session.profile(), session.threads(), session.attention_method()});
+    results.push_back(
+        {c, session.profile(), session.threads(), session.attention_method(), o.fuse_rows});
   }
 
   if (args.count("json")) {

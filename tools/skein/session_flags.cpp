@@ -37,7 +37,9 @@ void add_session_flags(cxxopts::Options& options) {
        cxxopts::value<int64_t>()->default_value("0"))
       ("seed", "seed of randomized attention methods", cxxopts::value<uint64_t>()->default_value("0"))
       ("max-memory", "largest activation arena a run may plan, e.g. 512M or 4G (default: 80% of "
-                     "physical memory)", cxxopts::value<std::string>()->default_value(""));
+                     "physical memory)", cxxopts::value<std::string>()->default_value(""))
+      ("unfused", "run every node over whole tensors, each timed on its own, instead of the "
+                  "row-local nodes between attention layers block by block (slower)");
   // clang-format on
 }
 
@@ -48,6 +50,7 @@ SessionOptions session_options(const cxxopts::ParseResult& args) {
   o.features = args["features"].as<int64_t>();
   o.seed = args["seed"].as<uint64_t>();
   o.max_memory_bytes = parse_bytes(args["max-memory"].as<std::string>(), "--max-memory");
+  o.fuse_rows = !args.count("unfused");
   return o;
 }
 

@@ -9,7 +9,7 @@
 
 namespace skein::cli {
 
-/// Adds --threads, --attention, --features and --seed to `options`.
+/// Adds --threads, --attention, --features, --seed, --max-memory and --unfused to `options`.
 void add_session_flags(cxxopts::Options& options);
 
 /// Bytes from text like "4096", "512K", "64M" or "2G" (powers of 1024); "" is 0.

@@ -26,6 +26,11 @@ struct SessionOptions {
   /// may use, in bytes; a run planned above it fails before allocating.
   /// 0 = 80% of physical memory.
   int64_t max_memory_bytes = 0;
+  /// Run each stretch of row-local nodes between attention layers (norms,
+  /// projections, activations, residual adds) block by block over the rows,
+  /// so that the tensors inside a stretch stay in cache and out of the arena.
+  /// false runs every node over whole tensors (each node timed on its own).
+  bool fuse_rows = true;
 };
 
 /// Outputs of one run, one row per batch item.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "graph/row_fusion.h"
 
 namespace skein {
 
@@ -25,12 +26,15 @@ struct RowCounts {
 inline constexpr int64_t kArenaAlignment = 64;
 
 struct MemoryPlan {
-  std::vector<int64_t> tensor_offset;     // per tensor
-  std::vector<int64_t> tensor_bytes;      // per tensor
-  std::vector<int64_t> workspace_offset;  // per node (valid when workspace_bytes > 0)
-  std::vector<int64_t> workspace_bytes;   // per node
-  std::vector<int64_t> live_bytes;        // per node: bytes of buffers live while it runs
-  int64_t arena_bytes = 0;                // high-water offset: the arena size to allocate
+  std::vector<int64_t> tensor_offset;       // per tensor
+  std::vector<int64_t> tensor_bytes;        // per tensor
+  std::vector<int64_t> workspace_offset;    // per node (valid when workspace_bytes > 0)
+  std::vector<int64_t> workspace_bytes;     // per node
+  std::vector<int64_t> live_bytes;          // per node: bytes of buffers live while it runs
+  std::vector<int64_t> run_scratch_offset;  // per fused run: its threads' block scratch
+  std::vector<int64_t> run_block_rows;      // per fused run: rows per block in this plan
+  int run_threads = 1;                      // threads the block scratch was sized for
+  int64_t arena_bytes = 0;                  // high-water offset: the arena size to allocate
 };
 
 /// A buffer to place: `bytes` live from node `first` to node `last` inclusive.
@@ -45,7 +49,13 @@ struct BufferLifetime {
 std::vector<int64_t> place_buffers(std::span<const BufferLifetime> buffers, int64_t* arena_bytes);
 
 /// Plans a run of `graph` with `rows`; `workspace_bytes` has one entry per node.
+/// Tensors local to one of `runs` take no arena bytes (tensor_bytes 0); each
+/// run instead gets a block of scratch per thread, live over its nodes and
+/// counted as their workspace. Arena tensors a run touches stay live over the
+/// whole run, and an output of a run may share the offset of an input that
+/// dies in it (same width: in place, row by row).
 MemoryPlan plan_memory(const Graph& graph, const RowCounts& rows,
-                       std::span<const int64_t> workspace_bytes);
+                       std::span<const int64_t> workspace_bytes,
+                       std::span<const FusedRun> runs = {}, int threads = 1);
 
 }  // namespace skein

@@ -33,6 +33,7 @@ class SessionImpl {
     memory_limit_ =
         options_.max_memory_bytes > 0 ? options_.max_memory_bytes : physical_memory_bytes() / 5 * 4;
     attention_ = make_attention(attention_spec());
+    if (options_.fuse_rows) fused_runs_ = find_fused_runs(graph_impl().graph);
     reset_profile();
   }
 
@@ -48,7 +49,7 @@ class SessionImpl {
             attention_->workspace_bytes(attention_shape(graph.nodes[n], batch.offsets), threads_));
       }
     }
-    MemoryPlan plan = plan_memory(graph, batch.rows, workspace);
+    MemoryPlan plan = plan_memory(graph, batch.rows, workspace, fused_runs_, threads_);
     if (memory_limit_ > 0 && plan.arena_bytes > memory_limit_) {
       throw Error("run needs a " + std::to_string(plan.arena_bytes) +
                   "-byte activation arena for " + std::to_string(batch.rows.tokens) +
@@ -61,7 +62,7 @@ class SessionImpl {
                            static_cast<double>(batch.padded_length), options_.seed};
     omp_set_num_threads(threads_);
     std::vector<int64_t> node_ns(graph.nodes.size());
-    execute(graph, plan, arena_.data(), inputs, *attention_,
+    execute(graph, plan, arena_.data(), inputs, *attention_, fused_runs_,
             [&](size_t node, int64_t ns) { node_ns[node] = ns; });
     record_profile(plan, batch.rows, batch.offsets, node_ns);
 
@@ -231,6 +232,7 @@ class SessionImpl {
   int threads_ = 1;
   int64_t memory_limit_ = 0;  // 0 only when physical memory is unknown
   std::unique_ptr<AttentionMethod> attention_;
+  std::vector<FusedRun> fused_runs_;  // empty when options_.fuse_rows is false
   Arena arena_;
   Profile profile_;
 };

@@ -1,5 +1,7 @@
 #include "ops/activations.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -29,7 +31,7 @@ void check_args(const char* name, const float* x, const float* y, int64_t count)
 template <class F>
 void map(const float* x, float* y, int64_t count, F f) {
   const int64_t blocks = (count + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (blocks > 1)
+#pragma omp parallel for schedule(static) if (blocks > 1 && !omp_in_parallel())
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t end = std::min(count, (b + 1) * kBlock);
     int64_t i = b * kBlock;

@@ -6,8 +6,8 @@
 namespace skein::ops {
 
 // Each maps x[0..count) to y[0..count); y may equal x (in place), other
-// overlaps are not allowed. Large arrays are split over OpenMP threads, so
-// call from outside a parallel region.
+// overlaps are not allowed. Large arrays are split over OpenMP threads; called
+// inside a parallel region (the executor's row blocks) they run on the calling thread.
 
 /// GELU, erf form as torch.nn.GELU(): 0.5·x·(1 + erf(x/√2)). NaN stays NaN;
 /// ±inf give their limits +inf and 0 (the plain formula would give NaN for −inf).

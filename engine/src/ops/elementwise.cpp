@@ -1,5 +1,7 @@
 #include "ops/elementwise.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <functional>
@@ -28,7 +30,7 @@ void check_args(const char* name, const float* a, const float* b, const float* y
 template <class Op>
 void map(const float* a, const float* b, float* y, int64_t count, Op op) {
   const int64_t blocks = (count + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (blocks > 1)
+#pragma omp parallel for schedule(static) if (blocks > 1 && !omp_in_parallel())
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t end = std::min(count, (blk + 1) * kBlock);
     int64_t i = blk * kBlock;
@@ -88,7 +90,7 @@ void concat(std::span<const float* const> inputs, std::span<const int64_t> width
             float* y) {
   const int64_t total = concat_width("ops::concat", inputs, widths, rows, y);
   if (total == 0) return;
-#pragma omp parallel for schedule(static) if (rows * total >= kBlock)
+#pragma omp parallel for schedule(static) if (rows * total >= kBlock && !omp_in_parallel())
   for (int64_t r = 0; r < rows; ++r) {
     float* out = y + r * total;
     for (size_t k = 0; k < inputs.size(); ++k) {

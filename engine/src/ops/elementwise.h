@@ -7,8 +7,8 @@
 namespace skein::ops {
 
 // y[i] = a[i] op b[i] for i in [0, count). y may equal a or b (in place);
-// other overlaps are not allowed. Large arrays are split over OpenMP threads,
-// so call from outside a parallel region.
+// other overlaps are not allowed. Large arrays are split over OpenMP threads;
+// called inside a parallel region they run on the calling thread.
 void add(const float* a, const float* b, float* y, int64_t count);
 void sub(const float* a, const float* b, float* y, int64_t count);
 void mul(const float* a, const float* b, float* y, int64_t count);

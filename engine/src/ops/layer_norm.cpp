@@ -1,5 +1,7 @@
 #include "ops/layer_norm.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -98,7 +100,8 @@ void layer_norm(const float* x, float* y, int64_t rows, int64_t width, const flo
                 const float* beta, float eps) {
   check_args("ops::layer_norm", x, y, rows, width, gamma, beta);
   if (width == 0) return;
-#pragma omp parallel for schedule(static) if (rows * width >= kParallelMinElements)
+#pragma omp parallel for schedule(static) if (rows * width >= kParallelMinElements && \
+                                              !omp_in_parallel())
   for (int64_t r = 0; r < rows; ++r) {
     normalize_row(x + r * width, y + r * width, width, gamma, beta, eps);
   }

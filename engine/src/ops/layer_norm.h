@@ -10,7 +10,8 @@ namespace skein::ops {
 /// variance take two passes over the row (with a rounding correction), so rows
 /// with a large common offset keep their precision. y may equal x (in place);
 /// other overlaps are not allowed.
-/// Opens its own OpenMP region over rows: call from outside one.
+/// Opens its own OpenMP region over rows, or runs on the calling thread when
+/// called inside one.
 void layer_norm(const float* x, float* y, int64_t rows, int64_t width, const float* gamma,
                 const float* beta, float eps);
 

@@ -2,7 +2,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <new>
 #include <string>
@@ -10,6 +12,9 @@
 
 #include <skein/error.h>
 #include <dnnl.hpp>
+#include <xsimd/xsimd.hpp>
+
+#include "simd/panel_matmul.h"
 
 namespace skein::ops {
 namespace {
@@ -49,6 +54,18 @@ std::byte* thread_scratchpad(size_t bytes) {
   return buffer.data;
 }
 
+using AlignedFloats = std::vector<float, xsimd::aligned_allocator<float, 64>>;
+
+constexpr int64_t kPanel = static_cast<int64_t>(simd::kPanelWidth);
+
+int64_t round_up_to_panel(int64_t n) {
+  return (n + kPanel - 1) / kPanel * kPanel;
+}
+
+bool vector_aligned(const float* p) {
+  return reinterpret_cast<uintptr_t>(p) % (simd::kLanes * sizeof(float)) == 0;
+}
+
 }  // namespace
 
 // Two choices, measured with tools/bench/ops_bench.cpp (2-core AVX2 dev VM,
@@ -85,6 +102,12 @@ struct Linear::Impl {
   dnnl::memory::desc dst_desc;
   std::mutex mutex;
   std::vector<Primitive> primitives;  // few entries: one per thread count seen
+  // For run_rows: Wᵀ cut into panels of kPanelWidth output columns, panel p
+  // holding in × kPanelWidth floats (column j = output p·kPanelWidth + j, zero
+  // past `out`), and the bias padded the same way. A copy of the weights (a
+  // few tens of KiB for the reference dims), made once.
+  AlignedFloats panels;
+  AlignedFloats padded_bias;
 
   // The primitive for the calling thread's OpenMP thread count.
   const Primitive& primitive() {
@@ -132,6 +155,15 @@ Linear::Linear(const float* weight, const float* bias, int64_t in_features, int6
   impl_->bias_desc = bias_md;
   impl_->dst_desc = dst;
   impl_->primitive();  // errors surface at construction, not at the first run
+  const int64_t padded_out = round_up_to_panel(out_features);
+  impl_->panels.assign(static_cast<size_t>(padded_out * in_features), 0.0f);
+  impl_->padded_bias.assign(static_cast<size_t>(padded_out), 0.0f);
+  for (int64_t o = 0; o < out_features; ++o) {
+    float* panel = impl_->panels.data() + (o / kPanel) * in_features * kPanel;
+    for (int64_t i = 0; i < in_features; ++i)
+      panel[i * kPanel + o % kPanel] = weight[o * in_features + i];
+    impl_->padded_bias[static_cast<size_t>(o)] = bias[o];
+  }
 }
 
 Linear::~Linear() = default;
@@ -166,6 +198,33 @@ void Linear::run(const float* x, float* y, int64_t rows) const {
                                     {DNNL_ARG_DST, dst},
                                     {DNNL_ARG_SCRATCHPAD, scratchpad}});
   stream.wait();
+}
+
+void Linear::run_rows(const float* x, float* y, int64_t rows) const {
+  if (rows < 0) throw Error("ops::Linear::run_rows: negative rows " + std::to_string(rows));
+  if (rows == 0) return;
+  if (x == nullptr || y == nullptr) throw Error("ops::Linear::run_rows: null input or output");
+  const Impl& p = *impl_;
+  const int64_t padded_out = round_up_to_panel(p.out);
+  // A panel stores whole kPanelWidth-column rows, so a ragged `out` or an
+  // unaligned y goes through a padded per-thread buffer.
+  const bool direct = padded_out == p.out && vector_aligned(y) &&
+                      (p.out * int64_t{sizeof(float)}) % int64_t{simd::kLanes * sizeof(float)} == 0;
+  static thread_local AlignedFloats padded;
+  float* c = y;
+  if (!direct) {
+    padded.resize(static_cast<size_t>(rows * padded_out));
+    c = padded.data();
+  }
+  const simd::StridedMatrix b{x, static_cast<ptrdiff_t>(p.in), 1};
+  for (int64_t col = 0; col < padded_out; col += kPanel) {
+    simd::panel_matmul_add_row(p.panels.data() + col * p.in, simd::kPanelWidth, b,
+                               static_cast<size_t>(rows), static_cast<size_t>(p.in), c + col,
+                               static_cast<size_t>(padded_out), p.padded_bias.data() + col);
+  }
+  if (!direct) {
+    for (int64_t r = 0; r < rows; ++r) std::copy_n(c + r * padded_out, p.out, y + r * p.out);
+  }
 }
 
 void linear_ref(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t in,

@@ -1,5 +1,5 @@
-// Linear layer y = x·Wᵀ + b on oneDNN's matmul, plus the scalar reference the
-// tests compare it with.
+// Linear layer y = x·Wᵀ + b on oneDNN's matmul (whole tensors) or the engine's
+// register tiles (row blocks), plus the scalar reference the tests compare with.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,13 @@ class Linear {
   /// not overlap x. Call from outside any OpenMP parallel region: oneDNN opens
   /// its own, with the calling thread's OpenMP thread count.
   void run(const float* x, float* y, int64_t rows) const;
+
+  /// The same product on the calling thread only, for a block of rows inside
+  /// a parallel region (the executor's row blocks): register tiles over the
+  /// weights packed at construction (simd::panel_matmul_add_row), no oneDNN
+  /// call. Fastest when y is vector-aligned and out is a multiple of
+  /// simd::kPanelWidth; otherwise computes into a per-thread buffer and copies.
+  void run_rows(const float* x, float* y, int64_t rows) const;
 
   int64_t in_features() const;
   int64_t out_features() const;

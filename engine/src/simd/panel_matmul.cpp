@@ -9,11 +9,11 @@ namespace {
 // broadcast B value = 15 of the 16 AVX2 vector registers.
 constexpr size_t kMaxTileRows = 6;
 
-enum class Update { kAssign, kAssignTrackMax, kScaledAdd, kSoftmaxSquares };
+enum class Update { kAssign, kAssignTrackMax, kScaledAdd, kSoftmaxSquares, kAddColumns };
 
 // The per-column vectors the updates use besides C.
 struct Columns {
-  const float* scale = nullptr;  // kScaledAdd
+  const float* scale = nullptr;  // kScaledAdd, kSoftmaxSquares; kAddColumns: the added row
   float* max = nullptr;          // kAssignTrackMax
   const float* shift = nullptr;  // kSoftmaxSquares
   float* squares = nullptr;      // kSoftmaxSquares, C's layout
@@ -59,6 +59,15 @@ void tile(const float* a, size_t lda, StridedMatrix b, size_t depth, float* c, s
       float* c_row = c + r * ldc;
       acc[r][0] = xsimd::fma(Batch::load_aligned(c_row), scale0, acc[r][0]);
       acc[r][1] = xsimd::fma(Batch::load_aligned(c_row + kLanes), scale1, acc[r][1]);
+    }
+  }
+  if constexpr (kUpdate == Update::kAddColumns) {
+    const Batch add0 = Batch::load_aligned(columns.scale);
+    const Batch add1 = Batch::load_aligned(columns.scale + kLanes);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < kRows; ++r) {
+      acc[r][0] += add0;
+      acc[r][1] += add1;
     }
   }
   if constexpr (kUpdate == Update::kSoftmaxSquares) {
@@ -136,6 +145,11 @@ void panel_matmul_max(const float* a, size_t lda, StridedMatrix b, size_t rows, 
 void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
                              float* c, size_t ldc, const float* column_scale) {
   panel<Update::kScaledAdd>(a, lda, b, rows, depth, c, ldc, Columns{column_scale, nullptr});
+}
+
+void panel_matmul_add_row(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
+                          float* c, size_t ldc, const float* row) {
+  panel<Update::kAddColumns>(a, lda, b, rows, depth, c, ldc, Columns{row, nullptr});
 }
 
 void panel_matmul_softmax_squares(const float* a, size_t lda, StridedMatrix b, size_t rows,

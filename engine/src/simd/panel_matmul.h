@@ -12,7 +12,8 @@
 // out_blockᵀ += V_blockᵀ·P_blockᵀ (V_block read transposed through the
 // strides); engine/src/attention/exact.cpp says why not oneDNN matmul.
 // Skeinformer's pilot pass also takes the softmax of its scores on the tile
-// (panel_matmul_softmax_squares).
+// (panel_matmul_softmax_squares). ops::Linear::run_rows computes a block of a
+// linear layer with it (panel_matmul_add_row).
 #pragma once
 
 #include <cstddef>
@@ -44,6 +45,11 @@ void panel_matmul_max(const float* a, size_t lda, StridedMatrix b, size_t rows, 
 /// by the kPanelWidth factors in column_scale (aligned).
 void panel_matmul_scaled_add(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
                              float* c, size_t ldc, const float* column_scale);
+
+/// C[r] = (B·A)[r] + row for every row r, with `row` kPanelWidth floats (aligned):
+/// a linear layer's bias added on the registers.
+void panel_matmul_add_row(const float* a, size_t lda, StridedMatrix b, size_t rows, size_t depth,
+                          float* c, size_t ldc, const float* row);
 
 /// C[r] = e^((B·A)[r] − shift) ⊙ scale for every row r, with per-column shift
 /// and scale (kPanelWidth each, aligned): a softmax over the rows whose column
