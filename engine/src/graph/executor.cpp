@@ -87,14 +87,18 @@ class NodeRunner {
     std::vector<int64_t> thread_ns(static_cast<size_t>(threads) * count, 0);
     float* scratch = reinterpret_cast<float*>(arena_ + plan_.run_scratch_offset[run_index]);
     std::exception_ptr error;
+    const int team = static_cast<int>(std::min<int64_t>(threads, blocks));
     const auto start = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(static_cast <int>(std::min <int64_t>(threads, blocks)))
+#pragma omp parallel num_threads(team)
     {
       const auto thread = static_cast<size_t>(omp_get_thread_num());
       float* own = scratch + static_cast<int64_t>(thread) * block_rows * run.local_width;
       int64_t* ns = thread_ns.data() + thread * count;
       std::vector<const float*> inputs;
-#pragma omp for schedule(dynamic)
+      // Static: each thread takes one contiguous range of rows, as the
+      // unfused kernels do. With dynamic scheduling the attention that
+      // follows measured about 5% slower at n = 65,536 (docs/PERFORMANCE.md).
+#pragma omp for schedule(static)
       for (int64_t b = 0; b < blocks; ++b) {
         const int64_t first_row = b * block_rows;
         const int64_t block = std::min(block_rows, rows - first_row);
