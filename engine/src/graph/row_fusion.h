@@ -23,7 +23,7 @@ struct FusedRun {
   int first = 0;  // node indices, inclusive, consecutive in the graph
   int last = 0;
   /// Rows per block at most: sized so that one block of every tensor the run
-  /// touches fits in about kFusedBlockBytes; a multiple of 16 (the plan may
+  /// touches takes about kFusedBlockBytes; a multiple of 16 (the plan may
   /// take fewer for a short batch, MemoryPlan::run_block_rows).
   int64_t block_rows = 0;
   /// Per graph tensor: when it is local to the run (produced and last read
@@ -34,9 +34,13 @@ struct FusedRun {
   int64_t local_width = 0;
 };
 
-/// Cache budget of one block across the tensors a run touches: half of a
-/// 512 KiB L2, leaving room for the run's weights.
-inline constexpr int64_t kFusedBlockBytes = int64_t{192} << 10;
+/// Bytes of one block across all the tensors a run touches. Measured at
+/// n = 262,144 with the reference dims on 2 threads (docs/PERFORMANCE.md), the
+/// layers outside attention took 498–565 ms at 96 KiB, 401–455 at 192, 355–367
+/// at 384, 327–351 at 768 and 333–378 at 1536: blocks larger than the 512 KiB
+/// L2 still win, the fixed cost per block (kernel calls, tile edges, timing)
+/// weighing more than the extra traffic to L3.
+inline constexpr int64_t kFusedBlockBytes = int64_t{768} << 10;
 
 /// The maximal stretches of at least two consecutive row-local nodes on token
 /// rows that keep at least one tensor local, in graph order.
