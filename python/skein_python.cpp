@@ -391,22 +391,26 @@ PYBIND11_MODULE(skein, m) {
       .def(
           "session",
           [](const PyModel& self, int threads, const std::string& attention, int64_t features,
-             uint64_t seed, int64_t max_memory) {
+             uint64_t seed, int64_t max_memory, bool fuse_rows) {
             skein::SessionOptions o;
             o.threads = threads;
             o.attention = attention;
             o.features = features;
             o.seed = seed;
             o.max_memory_bytes = max_memory;
+            o.fuse_rows = fuse_rows;
             return skein::Session(self.model, o);
           },
           py::arg("threads") = 0, py::arg("attention") = "", py::arg("features") = 0,
-          py::arg("seed") = 0, py::arg("max_memory") = 0,
-          "session(threads=0, attention='', features=0, seed=0, max_memory=0) -> Session\n\n"
+          py::arg("seed") = 0, py::arg("max_memory") = 0, py::arg("fuse_rows") = true,
+          "session(threads=0, attention='', features=0, seed=0, max_memory=0, fuse_rows=True)\n"
+          "-> Session\n\n"
           "threads: OpenMP threads (0 = all cores). attention: method replacing the model's\n"
           "(e.g. 'exact', 'skeinformer'; '' = the model's). features: feature count of\n"
           "sampling methods (0 = the method's). seed: seed of randomized methods.\n"
-          "max_memory: largest activation arena in bytes a run may plan (0 = 80% of RAM).")
+          "max_memory: largest activation arena in bytes a run may plan (0 = 80% of RAM).\n"
+          "fuse_rows: run the nodes between attention layers block by block over rows\n"
+          "(False: each node over whole tensors, timed on its own; CLI --unfused).")
       .def(
           "tokenize",
           [](const PyModel& self, const py::bytes& data) {

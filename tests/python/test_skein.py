@@ -178,6 +178,15 @@ class Classify(Work):
         session.reset_profile()
         self.assertEqual(session.profile()[0]["latency_ns"], [])
 
+    def test_fuse_rows(self):
+        model = skein.Model(MODEL)
+        ids = np.random.default_rng(4).integers(1, 200, (2, 600), dtype=np.int32)
+        fused_logits, fused_pooled = model.session(threads=2).run(ids)
+        logits, pooled = model.session(threads=2, fuse_rows=False).run(ids)
+        # Register tiles instead of oneDNN for the projections: rounding only.
+        np.testing.assert_allclose(fused_pooled, pooled, rtol=0, atol=1e-4)
+        np.testing.assert_allclose(fused_logits, logits, rtol=0, atol=1e-4)
+
 
 class AttentionMatchesCli(Work):
     def check(self, method, features=None, seed=0, mask=None):
