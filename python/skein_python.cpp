@@ -260,6 +260,7 @@ py::list profile_nodes(const skein::Profile& p) {
     d["workspace_bytes"] = nd.workspace_bytes;
     d["weight_bytes"] = nd.weight_bytes;
     d["flops"] = nd.flops;
+    d["fused_run"] = nd.fused_run;
     out.append(d);
   }
   return out;
@@ -372,7 +373,8 @@ PYBIND11_MODULE(skein, m) {
           "sample per run), median_ns, p90_ns, peak_live_bytes, peak_workspace_bytes,\n"
           "weight_bytes, rss_high_water_bytes, flops. nodes=True lists graph nodes instead\n"
           "(name, op, layer, latency_ns, median_ns, live_bytes, workspace_bytes, weight_bytes, "
-          "flops).")
+          "flops, fused_run: the fused run the node ran in, its latency a share of the run's,\n"
+          "or -1).")
       .def("reset_profile", &skein::Session::reset_profile, "Forget the profile's samples.")
       .def_property_readonly("attention", &skein::Session::attention_method,
                              "Name of the attention method this session runs.")

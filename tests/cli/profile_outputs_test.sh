@@ -70,6 +70,12 @@ for r in runs:
         check(set(n) == documented("Node objects"), f"json node fields {sorted(set(n) ^ documented('Node objects'))}")
     attn = [n for n in r["nodes"] if n["op"] == "attention"]
     check(len(attn) == 2, "json: two attention nodes")
+    # Fused runs: the norm and q, k, v; the output projection to the next
+    # layer's q, k, v; the last layer to the final norm. Never attention.
+    fused = [n["fused_run"] for n in r["nodes"]]
+    check(sorted(set(fused) - {-1}) == [0, 1, 2] and all(n["fused_run"] == -1 for n in attn),
+          f"json: fused runs {fused}")
+    check(r["row_fusion"] is True, "json: row_fusion")
     # exact attention reports its FLOPs: 4 n^2 p per head
     if r["attention"] == "exact":
         check(attn[0]["flops"] == 4 * r["seq_len"] ** 2 * 8 * 2, f"json: exact flops {attn[0]['flops']}")

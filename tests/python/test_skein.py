@@ -186,6 +186,10 @@ class Classify(Work):
         # Register tiles instead of oneDNN for the projections: rounding only.
         np.testing.assert_allclose(fused_pooled, pooled, rtol=0, atol=1e-4)
         np.testing.assert_allclose(fused_logits, logits, rtol=0, atol=1e-4)
+        nodes = model.session(threads=2).profile(nodes=True)
+        self.assertEqual(sorted({n["fused_run"] for n in nodes}), [-1, 0, 1, 2])
+        unfused_nodes = model.session(threads=2, fuse_rows=False).profile(nodes=True)
+        self.assertEqual({n["fused_run"] for n in unfused_nodes}, {-1})
 
 
 class AttentionMatchesCli(Work):

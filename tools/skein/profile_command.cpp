@@ -172,6 +172,7 @@ json to_json(const Measurement& m, const Model& model, int64_t batch) {
     j["workspace_bytes"] = n.workspace_bytes;
     j["weight_bytes"] = n.weight_bytes;
     j["flops"] = n.flops;
+    j["fused_run"] = n.fused_run;
     nodes.push_back(std::move(j));
   }
   json out = {{"seq_len", m.config.seq_len},
@@ -252,7 +253,8 @@ void write_trace(const std::string& path, const std::vector<Measurement>& all, c
                                                  static_cast<int64_t>(sizeof(float))},
                             {"live_bytes", n.live_bytes},
                             {"workspace_bytes", n.workspace_bytes},
-                            {"weight_bytes", n.weight_bytes}}}});
+                            {"weight_bytes", n.weight_bytes},
+                            {"fused_run", n.fused_run}}}});
         ts_us += dur_us;
       }
     }

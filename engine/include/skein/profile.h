@@ -22,6 +22,10 @@ struct NodeProfile {
   int64_t workspace_bytes = 0;  // the part of live_bytes that is kernel scratch
   int64_t weight_bytes = 0;     // bytes of the weights the node reads
   double flops = 0;             // floating-point operations of the last run (0 = unknown)
+  /// Index of the fused run (SessionOptions::fuse_rows) the node ran in, or -1
+  /// when it ran on its own. A fused node's latency is its share of the run's
+  /// wall time, in proportion to the thread time it took over the run's blocks.
+  int fused_run = -1;
 };
 
 /// Nodes grouped by their layer label, in first-appearance order.

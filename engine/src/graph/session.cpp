@@ -85,6 +85,11 @@ class SessionImpl {
       for (const WeightRef& w : node.weights) p.weight_bytes += w.bytes;
       profile_.nodes.push_back(std::move(p));
     }
+    for (size_t r = 0; r < fused_runs_.size(); ++r) {
+      for (int n = fused_runs_[r].first; n <= fused_runs_[r].last; ++n) {
+        profile_.nodes[static_cast<size_t>(n)].fused_run = static_cast<int>(r);
+      }
+    }
     for (const std::string& layer : graph.layers) {
       LayerProfile l;
       l.layer = layer;
