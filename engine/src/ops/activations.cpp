@@ -50,10 +50,11 @@ void map(const float* x, float* y, int64_t count, F f) {
 // GELU as 0.5·x·(1 + erf(x/√2)) with 1 + erf(z) = 2 − erfc(|z|) for z ≥ 0 and
 // erfc(|z|) below, so negative inputs lose nothing to cancellation. erfc(|z|)
 // by Abramowitz & Stegun 7.1.26: t·P(t)·e^(−z²) with t = 1 / (1 + p·|z|),
-// absolute error ≤ 1.5e-7; max error of the GELU 2.1e-7 of max(1, |y|) over
-// [−8, 8] against double erfc. About 1.8x faster than xsimd::erf per value
-// (0.9 vs 1.6–1.8 ns on one core of the build machine), which is what the
-// fused layer runs spend most of their non-matmul time on.
+// absolute error ≤ 1.5e-7; max error of the GELU 2.1e-7 of max(1, |y|) on
+// 6,144 evenly spaced points of [−8, 8] against double erfc. About 1.8x faster
+// than xsimd::erf per value (0.9–1.2 vs 1.6–2.0 ns on one core of the build
+// machine, a 6,144-value array in cache), and GELU is what the fused layer
+// runs spend most of their non-matmul time on.
 Batch gelu_batch(Batch v) {
   const Batch z = xsimd::abs(v) * 0.70710678118654752f;
   const Batch t = 1.0f / xsimd::fma(z, Batch(0.3275911f), Batch(1.0f));

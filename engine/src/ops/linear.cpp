@@ -208,8 +208,7 @@ void Linear::run_rows(const float* x, float* y, int64_t rows) const {
   const int64_t padded_out = round_up_to_panel(p.out);
   // A panel stores whole kPanelWidth-column rows, so a ragged `out` or an
   // unaligned y goes through a padded per-thread buffer.
-  const bool direct = padded_out == p.out && vector_aligned(y) &&
-                      (p.out * int64_t{sizeof(float)}) % int64_t{simd::kLanes * sizeof(float)} == 0;
+  const bool direct = padded_out == p.out && vector_aligned(y);
   static thread_local AlignedFloats padded;
   float* c = y;
   if (!direct) {
