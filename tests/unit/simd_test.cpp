@@ -239,7 +239,7 @@ std::vector<float> panel_reference(const std::vector<float>& a, const StridedMat
 TEST_CASE(
     "panel_matmul and its variants match a plain product for every tile height and both B "
     "layouts") {
-  for (size_t rows : {1, 2, 3, 4, 5, 6, 7, 11, 13, 32, 64}) {
+  for (size_t rows : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 32, 64}) {
     for (size_t depth : {1, 7, 33, 64}) {
       CAPTURE(rows);
       CAPTURE(depth);
@@ -303,7 +303,7 @@ TEST_CASE(
 TEST_CASE(
     "panel_matmul_softmax_squares equals e^(B·A − shift) ⊙ scale and adds its squares, for every "
     "tile height") {
-  for (size_t rows : {1, 2, 3, 4, 5, 6, 7, 11, 13, 32, 64}) {
+  for (size_t rows : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 32, 64}) {
     for (size_t depth : {1, 7, 32, 33}) {
       CAPTURE(rows);
       CAPTURE(depth);
