@@ -371,7 +371,7 @@ int profile_command(int argc, char** argv) {
     std::printf("%s\n", options.help().c_str());
     std::printf(
         "Latency is wall time per node (steady_clock around each kernel; the timing scope\n"
-        "adds about 0.2 us per node, see docs/PROFILING.md), summed per layer and per run;\n"
+        "adds 0.05-0.2 us per node, see docs/PROFILING.md), summed per layer and per run;\n"
         "medians, p90 and minimum over --repeat runs. Fields: docs/PROFILING.md.\n"
         "Memory: activations = planned arena bytes live while the layer ran, workspace = its\n"
         "kernel-scratch part, weights = mapped weight bytes, RSS = process peak resident "

@@ -1,6 +1,6 @@
 // The one SIMD vector type of the engine's hand-written kernels: xsimd's float
-// batch for the widest instruction set enabled at compile time (AVX2+FMA with
-// 8 lanes on the build machine, AVX-512 with 16 lanes where the compiler may use it).
+// batch for the widest instruction set enabled at compile time (AVX-512 with 16
+// lanes on the project's machine, AVX2+FMA with 8 where that is the widest).
 #pragma once
 
 #include <cstddef>
