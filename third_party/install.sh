@@ -12,6 +12,7 @@ packages=(
   doctest-dev        # unit tests
   nlohmann-json3-dev # model.json and safetensors headers
   python3-torch python3-numpy # PyTorch reference model, exporter, parity tests
+  libopenblas0-pthread # BLAS for torch and numpy in the training scripts (models/*/MODEL.md: LD_LIBRARY_PATH)
   python3-dev pybind11-dev python3-pybind11 # the Python module (python/): headers of /usr/bin/python3 and pybind11
   clang libclang-rt-14-dev libomp-dev # libFuzzer targets (tests/fuzz): clang 14, its sanitizer/fuzzer runtimes, OpenMP for clang
 )
