@@ -65,7 +65,7 @@ void online_softmax_step(Probs* probs, size_t keys, const float* new_max, float*
   for (size_t half = 0; half < kPanelWidth; half += kLanes) {
     const Batch max = half == 0 ? max0 : max1;
     const Batch factor = simd::softmax_exp(Batch::load_aligned(row_max + half) - max);
-    xsimd::fma(Batch::load_aligned(row_sum + half), factor, half == 0 ? sum0 : sum1)
+    simd::fma(Batch::load_aligned(row_sum + half), factor, half == 0 ? sum0 : sum1)
         .store_aligned(row_sum + half);
     max.store_aligned(row_max + half);
     if constexpr (kStore) factor.store_aligned(rescale + half);

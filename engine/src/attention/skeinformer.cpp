@@ -338,7 +338,7 @@ void value_stats(const float* rows, size_t ld, size_t keys, size_t p, float* nor
     Batch squares(0.0f);
     for (; c + kLanes <= p; c += kLanes) {
       const Batch v = Batch::load_unaligned(row + c);
-      squares = xsimd::fma(v, v, squares);
+      squares = simd::fma(v, v, squares);
     }
     float n2 = xsimd::hadd(squares);
     for (; c < p; ++c) n2 += row[c] * row[c];
@@ -524,7 +524,7 @@ void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVari
       } else if (!simplenorm) {
         // mean_j t_ij <= max_j t_ij, so g <= 1: finite for any logits.
         g = simd::softmax_exp(t_sum * inverse_dsel - max);
-        denom = xsimd::fma(unselected, g, e_sum);
+        denom = simd::fma(unselected, g, e_sum);
       }
       g.store_aligned(s.gmean + half);
       denom.store_aligned(s.denom + half);
@@ -536,7 +536,7 @@ void sketch_block(const HeadState& st, size_t block, const Scratch& s, SkeinVari
       const Batch inverse = Batch(1.0f) / Batch::load_aligned(s.denom + half);
       for (size_t c = 0; c < h.p; ++c) {
         float* at = out_panel + c * kPanelWidth + half;
-        (xsimd::fma(g, Batch(st.vrest[c]), Batch::load_aligned(at)) * inverse).store_aligned(at);
+        (simd::fma(g, Batch(st.vrest[c]), Batch::load_aligned(at)) * inverse).store_aligned(at);
       }
     }
   }

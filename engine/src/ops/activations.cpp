@@ -8,14 +8,14 @@
 #include <string>
 
 #include <skein/error.h>
-#include <xsimd/xsimd.hpp>
 
+#include "simd/batch.h"
 #include "simd/exp.h"
 
 namespace skein::ops {
 namespace {
 
-using Batch = xsimd::batch<float>;
+using simd::Batch;
 constexpr int64_t kLanes = static_cast<int64_t>(Batch::size);
 
 // Work is split into blocks of this many elements; below one block the
@@ -57,12 +57,12 @@ void map(const float* x, float* y, int64_t count, F f) {
 // runs spend most of their non-matmul time on.
 Batch gelu_batch(Batch v) {
   const Batch z = xsimd::abs(v) * 0.70710678118654752f;
-  const Batch t = 1.0f / xsimd::fma(z, Batch(0.3275911f), Batch(1.0f));
+  const Batch t = 1.0f / simd::fma(z, Batch(0.3275911f), Batch(1.0f));
   Batch p(1.061405429f);
-  p = xsimd::fma(p, t, Batch(-1.453152027f));
-  p = xsimd::fma(p, t, Batch(1.421413741f));
-  p = xsimd::fma(p, t, Batch(-0.284496736f));
-  p = xsimd::fma(p, t, Batch(0.254829592f));
+  p = simd::fma(p, t, Batch(-1.453152027f));
+  p = simd::fma(p, t, Batch(1.421413741f));
+  p = simd::fma(p, t, Batch(-0.284496736f));
+  p = simd::fma(p, t, Batch(0.254829592f));
   const Batch erfc = p * t * simd::exp(-(z * z));
   const Batch g = 0.5f * v * xsimd::select(v >= 0.0f, 2.0f - erfc, erfc);
   // −inf: 0 (the formula would give −inf · 0 = NaN). NaN stays NaN.

@@ -7,12 +7,13 @@
 #include <string>
 
 #include <skein/error.h>
-#include <xsimd/xsimd.hpp>
+
+#include "simd/batch.h"
 
 namespace skein::ops {
 namespace {
 
-using Batch = xsimd::batch<float>;
+using simd::Batch;
 constexpr int64_t kLanes = static_cast<int64_t>(Batch::size);
 
 // Below this many elements the OpenMP fork/join costs more than the work.
@@ -62,7 +63,7 @@ Moments row_moments(const float* x, int64_t width) {
   for (; i + kLanes <= width; i += kLanes) {
     const Batch d = xsimd::load_unaligned(x + i) - s;
     sum_d += d;
-    sum_d2 = xsimd::fma(d, d, sum_d2);
+    sum_d2 = simd::fma(d, d, sum_d2);
   }
   float sd = xsimd::hadd(sum_d);
   float sd2 = xsimd::hadd(sum_d2);
@@ -86,7 +87,7 @@ void normalize_row(const float* x, float* y, int64_t width, const float* gamma, 
   int64_t i = 0;
   for (; i + kLanes <= width; i += kLanes) {
     const Batch xhat = ((xsimd::load_unaligned(x + i) - s) - c) * r;
-    xsimd::fma(xhat, xsimd::load_unaligned(gamma + i), xsimd::load_unaligned(beta + i))
+    simd::fma(xhat, xsimd::load_unaligned(gamma + i), xsimd::load_unaligned(beta + i))
         .store_unaligned(y + i);
   }
   for (; i < width; ++i) {

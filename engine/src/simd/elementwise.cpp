@@ -18,7 +18,7 @@ void axpy(float alpha, const float* x, float* y, size_t n) {
   const Batch factor(alpha);
   size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    xsimd::fma(factor, Batch::load_unaligned(x + i), Batch::load_unaligned(y + i))
+    simd::fma(factor, Batch::load_unaligned(x + i), Batch::load_unaligned(y + i))
         .store_unaligned(y + i);
   }
   for (; i < n; ++i) y[i] = std::fma(alpha, x[i], y[i]);

@@ -30,22 +30,22 @@ inline Batch exp(Batch x) {
   // Round to nearest by adding 1.5 * 2^23: the sum's low mantissa bits then
   // hold n + 126 as an integer (the +126 is the exponent bias minus one, see below).
   const Batch round_magic(12582912.0f + 126.0f);
-  const Batch shifted = xsimd::fma(clamped, Batch(1.44269504088896341f), round_magic);
+  const Batch shifted = simd::fma(clamped, Batch(1.44269504088896341f), round_magic);
   const Batch n = shifted - round_magic;
   // Cody-Waite: ln 2 split in a short part, whose product with any |n| <= 128
   // is exact, and a remainder, so r keeps its low bits.
-  Batch r = xsimd::fnma(n, Batch(0.693145751953125f), clamped);
-  r = xsimd::fnma(n, Batch(1.428606765330187045e-06f), r);
+  Batch r = simd::fnma(n, Batch(0.693145751953125f), clamped);
+  r = simd::fnma(n, Batch(1.428606765330187045e-06f), r);
   // 2 * e^r: degree-6 minimax polynomial (relative error 1.9e-9 on
   // |r| <= ln(2)/2, far below float rounding), times 2 so that the scale can be
   // built as 2^(n-1) below.
   Batch p(2.0f * 1.383684576e-03f);
-  p = xsimd::fma(p, r, Batch(2.0f * 8.374815807e-03f));
-  p = xsimd::fma(p, r, Batch(2.0f * 4.166822508e-02f));
-  p = xsimd::fma(p, r, Batch(2.0f * 1.666641980e-01f));
-  p = xsimd::fma(p, r, Batch(2.0f * 4.999999106e-01f));
-  p = xsimd::fma(p, r, Batch(2.0f));
-  p = xsimd::fma(p, r, Batch(2.0f));
+  p = simd::fma(p, r, Batch(2.0f * 8.374815807e-03f));
+  p = simd::fma(p, r, Batch(2.0f * 4.166822508e-02f));
+  p = simd::fma(p, r, Batch(2.0f * 1.666641980e-01f));
+  p = simd::fma(p, r, Batch(2.0f * 4.999999106e-01f));
+  p = simd::fma(p, r, Batch(2.0f));
+  p = simd::fma(p, r, Batch(2.0f));
   // 2^(n-1) from its bits: biased exponent n - 1 + 127 = n + 126, in [0, 254].
   // Using n - 1 lets n reach 128 (results up to FLT_MAX) without overflowing
   // the exponent field; n = -126 gives the bit pattern of 0, which is the flush.
@@ -63,19 +63,19 @@ inline Batch exp(Batch x) {
 inline Batch softmax_exp(Batch x) {
   const Batch clamped = xsimd::max(Batch(-87.6f), x);
   const Batch round_magic(12582912.0f + 126.0f);
-  const Batch shifted = xsimd::fma(clamped, Batch(1.44269504088896341f), round_magic);
+  const Batch shifted = simd::fma(clamped, Batch(1.44269504088896341f), round_magic);
   const Batch n = shifted - round_magic;
   // float(ln 2) is 1.9e-9 above ln 2; at |n| <= 126 that shifts r by at most
   // 2.4e-7, which only results below 2^-20 of the maximum see in full.
-  const Batch r = xsimd::fnma(n, Batch(0.693147182464599609375f), clamped);
+  const Batch r = simd::fnma(n, Batch(0.693147182464599609375f), clamped);
   // 2 * e^r: degree-5 near-minimax fit with the constant term exactly 1, so
   // e^0 = 1 (relative error 9.5e-8 on |r| <= ln(2)/2).
   Batch p(2.0f * 8.290315046906471e-03f);
-  p = xsimd::fma(p, r, Batch(2.0f * 4.189793020486832e-02f));
-  p = xsimd::fma(p, r, Batch(2.0f * 1.666763573884964e-01f));
-  p = xsimd::fma(p, r, Batch(2.0f * 4.999915063381195e-01f));
-  p = xsimd::fma(p, r, Batch(2.0f * 9.999997019767761e-01f));
-  p = xsimd::fma(p, r, Batch(2.0f));
+  p = simd::fma(p, r, Batch(2.0f * 4.189793020486832e-02f));
+  p = simd::fma(p, r, Batch(2.0f * 1.666763573884964e-01f));
+  p = simd::fma(p, r, Batch(2.0f * 4.999915063381195e-01f));
+  p = simd::fma(p, r, Batch(2.0f * 9.999997019767761e-01f));
+  p = simd::fma(p, r, Batch(2.0f));
   const IntBatch exponent = xsimd::bitwise_cast<IntBatch>(shifted) << 23;
   return p * xsimd::bitwise_cast<Batch>(exponent);
 }

@@ -41,8 +41,8 @@ void tile(const float* a, size_t lda, StridedMatrix b, size_t depth, float* c, s
 #pragma GCC unroll 8
     for (size_t r = 0; r < kRows; ++r) {
       const Batch b_value(b_row[r][b_at]);
-      acc[r][0] = xsimd::fma(b_value, a0, acc[r][0]);
-      acc[r][1] = xsimd::fma(b_value, a1, acc[r][1]);
+      acc[r][0] = simd::fma(b_value, a0, acc[r][0]);
+      acc[r][1] = simd::fma(b_value, a1, acc[r][1]);
     }
   }
   if constexpr (kUpdate == Update::kAssignTrackMax) {
@@ -62,8 +62,8 @@ void tile(const float* a, size_t lda, StridedMatrix b, size_t depth, float* c, s
 #pragma GCC unroll 8
     for (size_t r = 0; r < kRows; ++r) {
       float* c_row = c + r * ldc;
-      acc[r][0] = xsimd::fma(Batch::load_aligned(c_row), scale0, acc[r][0]);
-      acc[r][1] = xsimd::fma(Batch::load_aligned(c_row + kLanes), scale1, acc[r][1]);
+      acc[r][0] = simd::fma(Batch::load_aligned(c_row), scale0, acc[r][0]);
+      acc[r][1] = simd::fma(Batch::load_aligned(c_row + kLanes), scale1, acc[r][1]);
     }
   }
   if constexpr (kUpdate == Update::kAddColumns) {
@@ -85,8 +85,8 @@ void tile(const float* a, size_t lda, StridedMatrix b, size_t depth, float* c, s
       acc[r][0] = softmax_exp(acc[r][0] - shift0) * scale0;
       acc[r][1] = softmax_exp(acc[r][1] - shift1) * scale1;
       float* squares = columns.squares + r * ldc;
-      xsimd::fma(acc[r][0], acc[r][0], Batch::load_aligned(squares)).store_aligned(squares);
-      xsimd::fma(acc[r][1], acc[r][1], Batch::load_aligned(squares + kLanes))
+      simd::fma(acc[r][0], acc[r][0], Batch::load_aligned(squares)).store_aligned(squares);
+      simd::fma(acc[r][1], acc[r][1], Batch::load_aligned(squares + kLanes))
           .store_aligned(squares + kLanes);
     }
   }

@@ -24,11 +24,11 @@ float dot(const float* a, const float* b, size_t n) {
   for (; i + kStep <= n; i += kStep) {
     for (size_t u = 0; u < kAccumulators; ++u) {
       const size_t at = i + u * kLanes;
-      acc[u] = xsimd::fma(Batch::load_unaligned(a + at), Batch::load_unaligned(b + at), acc[u]);
+      acc[u] = simd::fma(Batch::load_unaligned(a + at), Batch::load_unaligned(b + at), acc[u]);
     }
   }
   for (; i + kLanes <= n; i += kLanes) {
-    acc[0] = xsimd::fma(Batch::load_unaligned(a + i), Batch::load_unaligned(b + i), acc[0]);
+    acc[0] = simd::fma(Batch::load_unaligned(a + i), Batch::load_unaligned(b + i), acc[0]);
   }
   float result = xsimd::hadd(sum_of(acc));
   for (; i < n; ++i) result += a[i] * b[i];
