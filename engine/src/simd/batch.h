@@ -17,9 +17,9 @@ using IntBatch = xsimd::batch<int32_t>;
 inline constexpr size_t kLanes = Batch::size;
 
 // xsimd 8.1 has no AVX-512 kernel for fma/fnma: its generic fallback is a multiply and an
-// add. g++ -O2 and above fuses them anyway, but an -O1 build (the sanitizer tests) does
-// not, and exp()'s range reduction then loses its low bits (softmax_exp off by 4.2e-6
-// instead of 3.9e-7). These use the instruction whatever the optimisation level.
+// add. g++ -O3 fused them, but the -O1 sanitizer build did not everywhere, and exp()'s
+// range reduction then lost its low bits (softmax_exp off by 4.2e-6 instead of 3.9e-7).
+// These use the instruction whatever the optimisation level.
 
 /// a·b + c, rounded once.
 inline Batch fma(Batch a, Batch b, Batch c) {
