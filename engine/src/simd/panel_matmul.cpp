@@ -11,7 +11,8 @@ namespace {
 // broadcast B value = 15 of the 16 vector registers. AVX-512 has 32, but each
 // row also holds a B row pointer in one of the 16 general registers: measured
 // at n = 65,536 (Skeinformer, 2 heads), 8 rows took 40.2–41.6 ms, 6 rows
-// 41.8–42.7, 7 and 9 rows 40.0–42.4, 10 rows 50–52 and 12 rows 59–62.
+// 41.8–42.7, 10 rows 50–52 and 12 rows 59–62; in a later round (with the query
+// prefetch) 8 rows 40.4–41.1, 7 rows 40.0–41.6 and 9 rows 41.1–42.4.
 constexpr size_t kMaxTileRows = kLanes == 16 ? 8 : 6;
 
 enum class Update { kAssign, kAssignTrackMax, kScaledAdd, kSoftmaxSquares, kAddColumns };
