@@ -50,7 +50,10 @@ SKETCH_PARAMS = ["nb_features", "sketched_kernel", "accumulation", "sampling_fac
 INERT_KEYS = ["learn_pos_emb", "tied_weights", "dropout_prob", "attention_dropout", "mixed_precision",
               "attention_grad_checkpointing", "bz_rate", "seq_len"]
 
-KNOWN_KEYS = set(REQUIRED_KEYS + INERT_KEYS + SKETCH_PARAMS + sum(METHOD_PARAMS.values(), []))
+# skein's addition to the reference: hashed token n-gram embeddings (reference.ngram_buckets).
+NGRAM_KEYS = ["ngram_buckets", "ngram_max"]
+
+KNOWN_KEYS = set(REQUIRED_KEYS + INERT_KEYS + SKETCH_PARAMS + NGRAM_KEYS + sum(METHOD_PARAMS.values(), []))
 
 
 def method_name(attn_type):
@@ -108,6 +111,11 @@ def check_config(config):
                                     "expected 'MEAN', 'TOKEN_MEAN' or 'CLS'")
     if config.get("tied_weights", False):
         raise ExportError("config", "tied_weights true is not supported (one set of weights per layer)")
+    buckets = config.get("ngram_buckets", 0)
+    if not isinstance(buckets, int) or isinstance(buckets, bool) or not 0 <= buckets <= 1 << 31:
+        raise ExportError("config", f"ngram_buckets {buckets!r}: expected an integer in [0, 2^31]")
+    if buckets and config.get("ngram_max", 4) not in range(2, 9):
+        raise ExportError("config", f"ngram_max {config['ngram_max']!r}: expected an integer in [2, 8]")
     return sorted(set(config) - KNOWN_KEYS)
 
 
@@ -117,6 +125,8 @@ def expected_tensors(config, dual):
     inner = config["num_head"] * config["head_dim"]
     shapes = {"model.embeddings.word_embeddings.weight": [config["vocab_size"], dim],
               "model.embeddings.position_embeddings.weight": [config["max_seq_len"], dim]}
+    if config.get("ngram_buckets", 0):
+        shapes["model.embeddings.ngram_embeddings.weight"] = [config["ngram_buckets"], dim]
 
     def linear(name, n_in, n_out):
         shapes[f"{name}.weight"] = [n_out, n_in]
@@ -182,9 +192,12 @@ def build_nodes(config, dual):
 
     ln = {"eps": 1e-5}  # torch.nn.LayerNorm's default, used by the reference
     cls = {"cls_id": config["vocab_size"] - 1} if config["pooling_mode"] == "CLS" else {}
-    x = add("embed", "embedding", "embed", ["ids"],
-            {"token": "model.embeddings.word_embeddings.weight",
-             "position": "model.embeddings.position_embeddings.weight"}, cls)
+    embed_weights = {"token": "model.embeddings.word_embeddings.weight",
+                     "position": "model.embeddings.position_embeddings.weight"}
+    if config.get("ngram_buckets", 0):
+        embed_weights["ngram"] = "model.embeddings.ngram_embeddings.weight"
+        cls = dict(cls, ngram_max=config.get("ngram_max", 4))
+    x = add("embed", "embedding", "embed", ["ids"], embed_weights, cls)
     for i in range(config["num_layers"]):
         layer, p = str(i), f"model.transformer_{i}"
         h = add(f"attn_norm-{i}", "layer_norm", layer, [x], wb(f"{p}.norm1"), ln)

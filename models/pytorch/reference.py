@@ -19,8 +19,9 @@ masked K and V as in the LRA code). The config is the LRA code's dictionary;
 the keys read here are vocab_size, embedding_dim (== transformer_dim),
 transformer_dim, transformer_hidden_dim, head_dim, num_head, num_layers,
 max_seq_len, pooling_mode ("MEAN", "TOKEN_MEAN" or "CLS"), num_classes, attn_type, and
-optionally dropout_prob / attention_dropout (training only; 0 when absent) and
-tied_weights (must be false).
+optionally dropout_prob / attention_dropout (training only; 0 when absent),
+tied_weights (must be false) and ngram_buckets / ngram_max (skein's addition:
+hashed token n-gram embeddings, see ngram_buckets(); absent or 0 = none).
 
 Inputs: ids [batch, n] integer token ids, mask [batch, n] with 1 for real tokens
 and 0 for padding. forward() returns (logits, pooled); call .eval() first.
@@ -32,8 +33,34 @@ import torch
 from torch import nn
 
 
+FNV_OFFSET, FNV_PRIME, MASK32 = 2166136261, 16777619, 0xFFFFFFFF
+
+
+def ngram_buckets(ids, n, buckets):
+    """The table row of the n-gram of token ids that ends at each position: ids [B, L] -> [B, L]
+    (-1 where t < n - 1: the n-gram would start before the sequence). The hash, in 32-bit
+    unsigned arithmetic, which skein's embedding reproduces: h = FNV-1a over (n, ids[t-n+1], ...,
+    ids[t]), one 32-bit word each; then h ^= h >> 16, h *= 0x45d9f3b, h ^= h >> 16; row h % buckets.
+    Every product stays below 2^63, so int64 tensors compute it exactly."""
+    h = torch.full_like(ids, FNV_OFFSET)
+    h = ((h ^ n) * FNV_PRIME) & MASK32
+    length = ids.size(1)
+    for k in range(n - 1, -1, -1):  # ids[t - k], oldest first
+        shifted = torch.zeros_like(ids)
+        shifted[:, k:] = ids[:, :length - k]
+        h = ((h ^ shifted) * FNV_PRIME) & MASK32
+    h = h ^ (h >> 16)
+    h = (h * 0x45D9F3B) & MASK32
+    h = h ^ (h >> 16)
+    rows = h % buckets
+    rows[:, :n - 1] = -1
+    return rows
+
+
 class Embeddings(nn.Module):
-    """Token embedding plus learned position embedding (positions 0..n-1)."""
+    """Token embedding plus learned position embedding (positions offset..offset+n-1), plus,
+    with config ngram_buckets > 0, one row of a shared hashed table per token n-gram, n = 2 ..
+    ngram_max, ending at each position (`ngram_embeddings`, [ngram_buckets, dim])."""
 
     def __init__(self, config):
         super().__init__()
@@ -45,11 +72,22 @@ class Embeddings(nn.Module):
         nn.init.normal_(self.word_embeddings.weight, std=0.02)
         self.position_embeddings = nn.Embedding(config["max_seq_len"], dim)
         nn.init.normal_(self.position_embeddings.weight, std=0.02)
+        self.buckets = config.get("ngram_buckets", 0)
+        self.ngram_max = config.get("ngram_max", 4) if self.buckets else 0
+        if self.buckets:
+            if self.ngram_max < 2:
+                raise ValueError(f"config: ngram_max {self.ngram_max}: must be at least 2")
+            self.ngram_embeddings = nn.Embedding(self.buckets, dim)
+            nn.init.normal_(self.ngram_embeddings.weight, std=0.02)
         self.dropout = nn.Dropout(p=config.get("dropout_prob", 0.0))
 
-    def forward(self, input_ids):
-        positions = torch.arange(input_ids.size(1), device=input_ids.device)
-        return self.dropout(self.word_embeddings(input_ids) + self.position_embeddings(positions)[None])
+    def forward(self, input_ids, offset=0):
+        positions = torch.arange(offset, offset + input_ids.size(1), device=input_ids.device)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)[None]
+        for n in range(2, self.ngram_max + 1):
+            rows = ngram_buckets(input_ids, n, self.buckets)
+            x = x + self.ngram_embeddings(rows.clamp(min=0)) * (rows >= 0)[..., None]
+        return self.dropout(x)
 
 
 class SoftmaxAttention(nn.Module):

@@ -74,6 +74,14 @@ CASES = [
     # Linformer: the learned E of every layer goes through export.py and the loader.
     ModelCase("linformer", lra_config(attn_type="linformer", linformer_k=32, max_seq_len=1024),
               full=[1, 7, 1024], padded=[7, 512]),
+    # Hashed n-gram embeddings (skein's addition): an odd table size, and with CLS the prepended
+    # id starts the first n-grams, as in the reference.
+    ModelCase("ngram", lra_config(pooling_mode="TOKEN_MEAN", max_seq_len=1024, ngram_buckets=1009,
+                                  ngram_max=4),
+              full=[1, 2, 7, 1024], padded=[7, 512]),
+    ModelCase("ngram_cls", lra_config(pooling_mode="CLS", max_seq_len=512, ngram_buckets=64, ngram_max=2,
+                                      num_classes=3),
+              full=[1, 3, 512], padded=[7]),
     ModelCase("dual", lra_config(transformer_dim=32, transformer_hidden_dim=64, num_head=2, head_dim=16,
                                  vocab_size=300, max_seq_len=1024),
               full=[1, 7, 512], padded=[7, 512], dual=True),

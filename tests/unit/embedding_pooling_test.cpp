@@ -54,6 +54,58 @@ TEST_CASE("embedding adds token and per-sequence position rows") {
   }
 }
 
+TEST_CASE("ngram_row matches models/pytorch/reference.py's ngram_buckets") {
+  // Golden rows printed by reference.ngram_buckets for the ids {1, 2, 3, 256, 0, 257, 65535}.
+  const std::vector<int32_t> ids = {1, 2, 3, 256, 0, 257, 65535};
+  const std::vector<uint32_t> bigrams = {3143106899u, 3985283265u, 1018413647u,
+                                         2792306136u, 3627096150u, 1469866253u};
+  const std::vector<uint32_t> trigrams = {979, 479, 203, 294, 841};
+  const std::vector<uint32_t> fourgrams = {25669, 10128, 16131, 17798};
+  for (size_t t = 0; t < bigrams.size(); ++t) {
+    CHECK(skein::ops::ngram_row(ids.data() + t, 2, 4294967291u) == bigrams[t]);
+  }
+  for (size_t t = 0; t < trigrams.size(); ++t) {
+    CHECK(skein::ops::ngram_row(ids.data() + t, 3, 1000) == trigrams[t]);
+  }
+  for (size_t t = 0; t < fourgrams.size(); ++t) {
+    CHECK(skein::ops::ngram_row(ids.data() + t, 4, 32768) == fourgrams[t]);
+  }
+}
+
+TEST_CASE("embedding adds the hashed n-gram rows that lie inside each sequence") {
+  const int64_t vocab = 300, max_len = 1000, buckets = 97;
+  for (int max_n : {2, 4}) {
+    for (const auto& lengths : kBatches) {
+      const int64_t dim = 7;
+      std::vector<int64_t> offsets = offsets_of(lengths);
+      int64_t rows = offsets.back();
+      std::vector<float> token = random_floats(vocab * dim, 1),
+                         position = random_floats(max_len * dim, 2),
+                         table = random_floats(buckets * dim, 5);
+      std::vector<int32_t> ids(rows);
+      std::mt19937 rng(3);
+      for (auto& id : ids) id = static_cast<int32_t>(rng() % vocab);
+      std::vector<float> y(rows * dim + 1, -7.0f);
+      skein::ops::embedding(ids.data(), offsets, token.data(), position.data(), dim, y.data(),
+                            {table.data(), buckets, max_n});
+      for (size_t s = 0; s < lengths.size(); ++s) {
+        for (int64_t t = 0; t < lengths[s]; ++t) {
+          int64_t row = offsets[s] + t;
+          for (int64_t c = 0; c < dim; ++c) {
+            float expected = token[ids[row] * dim + c] + position[t * dim + c];
+            for (int n = 2; n <= max_n && n <= t + 1; ++n) {
+              uint32_t r = skein::ops::ngram_row(&ids[row - n + 1], n, buckets);
+              expected += table[r * dim + c];
+            }
+            REQUIRE(y[row * dim + c] == expected);
+          }
+        }
+      }
+      CHECK(y.back() == -7.0f);
+    }
+  }
+}
+
 TEST_CASE(
     "mean_pool divides the sum by the given divisor, token_mean_pool by the sequence's length; "
     "cls_pool takes the first row") {

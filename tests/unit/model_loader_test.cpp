@@ -52,6 +52,20 @@ TEST_CASE("a valid tiny model loads and describes itself") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("an embedding with a hashed n-gram table loads, and the table counts as parameters") {
+  TinyModel m(1);
+  m.values["embed.ngram"] = std::vector<float>(5 * 8, 0.5f);
+  m.shapes["embed.ngram"] = {5, 8};
+  node_named(m, "embed")["weights"]["ngram"] = "embed.ngram";
+  node_named(m, "embed")["attrs"]["ngram_max"] = 4;
+  std::string dir = m.write("ngram");
+  auto model = skein::Model::load(dir);
+  int64_t params = 0;
+  for (const auto& [name, v] : m.values) params += static_cast<int64_t>(v.size());
+  CHECK(model->parameter_count() == params);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("model.json defects are rejected with file, node and field") {
   expect_rejected(
       "version", [](TinyModel& m) { m.doc["format_version"] = 2; },
@@ -136,6 +150,32 @@ TEST_CASE("model.json defects are rejected with file, node and field") {
   expect_rejected(
       "ids_misuse", [](TinyModel& m) { node_named(m, "gelu-0")["inputs"] = {"ids"}; },
       "only an embedding node may read 'ids'");
+  auto add_ngram_table = [](TinyModel& m, int64_t buckets, int64_t width) {
+    m.values["embed.ngram"] = std::vector<float>(static_cast<size_t>(buckets * width), 0.5f);
+    m.shapes["embed.ngram"] = {buckets, width};
+    node_named(m, "embed")["weights"]["ngram"] = "embed.ngram";
+  };
+  expect_rejected(
+      "ngram_attr_alone", [](TinyModel& m) { node_named(m, "embed")["attrs"]["ngram_max"] = 3; },
+      "node 'embed' (#0).attrs.ngram_max: given without the weight 'ngram'");
+  expect_rejected(
+      "ngram_no_attr", [&](TinyModel& m) { add_ngram_table(m, 5, 8); },
+      "node 'embed' (#0).attrs: the weight 'ngram' needs the attribute ngram_max");
+  expect_rejected(
+      "ngram_shape",
+      [&](TinyModel& m) {
+        add_ngram_table(m, 5, 7);
+        node_named(m, "embed")["attrs"]["ngram_max"] = 3;
+      },
+      "node 'embed' (#0).weights.ngram: tensor 'embed.ngram' has shape [5, 7], expected "
+      "[buckets, 8]");
+  expect_rejected(
+      "ngram_max",
+      [&](TinyModel& m) {
+        add_ngram_table(m, 5, 8);
+        node_named(m, "embed")["attrs"]["ngram_max"] = 9;
+      },
+      "node 'embed' (#0).attrs.ngram_max: value 9 is outside [2, 8]");
   expect_rejected(
       "pool_output_kind", [](TinyModel& m) { m.doc["outputs"]["pooled"] = "norm-final"; },
       "model.outputs.pooled: tensor 'norm-final' is tokens, expected sequences");

@@ -30,10 +30,15 @@ class NodeRunner {
     int64_t rows = in_.rows.of(out_desc.rows);
     int64_t count = rows * out_desc.width;
     switch (node.op) {
-      case OpKind::Embedding:
+      case OpKind::Embedding: {
+        ops::NgramTable ngrams;
+        if (node.weights.size() > 2) {
+          ngrams = {node.weights[2].data, node.weights[2].shape[0], node.ngram_max};
+        }
         ops::embedding(in_.ids, in_.seq_offsets, node.weights[0].data, node.weights[1].data,
-                       out_desc.width, out);
+                       out_desc.width, out, ngrams);
         return;
+      }
       case OpKind::Attention: {
         AttentionProblem p;
         p.q = input(node, 0);

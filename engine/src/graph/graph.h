@@ -64,6 +64,7 @@ struct Node {
   // Attributes; each op reads only its own.
   float eps = 0;                        // LayerNorm
   int32_t cls_id = -1;                  // Embedding: prepended id, -1 = none
+  int ngram_max = 0;                    // Embedding: longest hashed n-gram (weight "ngram")
   int num_heads = 0;                    // Attention
   int head_dim = 0;                     // Attention
   int tower_index = 0;                  // Tower

@@ -110,7 +110,7 @@ struct OpSchema {
 
 const std::unordered_map<std::string, OpSchema>& op_schemas() {
   static const std::unordered_map<std::string, OpSchema> schemas = {
-      {"embedding", {OpKind::Embedding, 1, 1, {"token", "position"}, {"cls_id"}}},
+      {"embedding", {OpKind::Embedding, 1, 1, {"token", "position"}, {"cls_id", "ngram_max"}}},
       {"layer_norm", {OpKind::LayerNorm, 1, 1, {"weight", "bias"}, {"eps"}}},
       {"linear", {OpKind::Linear, 1, 1, {"weight", "bias"}, {}}},
       {"attention", {OpKind::Attention, 3, 3, {}, {"num_heads", "head_dim"}}},
@@ -224,9 +224,11 @@ class GraphBuilder {
     Context wctx = ctx.field("weights");
     if (!w.is_object()) wctx.fail("expected an object");
     std::set<std::string> roles(schema.weight_roles.begin(), schema.weight_roles.end());
-    // Attention may carry the model's learned sequence projection (Linformer's E).
-    const std::vector<std::string> optional =
-        schema.op == OpKind::Attention ? std::vector<std::string>{"E"} : std::vector<std::string>{};
+    // Attention may carry the model's learned sequence projection (Linformer's E), an embedding
+    // its hashed n-gram table.
+    std::vector<std::string> optional;
+    if (schema.op == OpKind::Attention) optional = {"E"};
+    if (schema.op == OpKind::Embedding) optional = {"ngram"};
     roles.insert(optional.begin(), optional.end());
     check_keys(w, roles, wctx);
     std::vector<std::string> present = schema.weight_roles;
@@ -271,6 +273,28 @@ class GraphBuilder {
     return read_int(attrs, key, ctx.field("attrs"), lo, hi);
   }
 
+  // The optional "ngram" weight [buckets, dim] comes with the attribute ngram_max (2..8).
+  void read_ngram_table(Node& node, const json& attrs, const Context& ctx) const {
+    if (node.weights.size() < 3) {
+      if (attrs.contains("ngram_max")) {
+        ctx.field("attrs").field("ngram_max").fail("given without the weight 'ngram'");
+      }
+      return;
+    }
+    const WeightRef& table = node.weights[2];
+    constexpr int64_t kMaxBuckets = int64_t{1} << 31;
+    if (table.shape.size() != 2 || table.shape[0] < 1 || table.shape[0] > kMaxBuckets ||
+        table.shape[1] != cfg_.dim) {
+      ctx.field("weights").field("ngram").fail(
+          "tensor '" + table.name + "' has shape " + shape_text(table.shape) + ", expected [" +
+          "buckets, " + std::to_string(cfg_.dim) + "] (1 <= buckets <= 2^31, dim)");
+    }
+    if (!attrs.contains("ngram_max")) {
+      ctx.field("attrs").fail("the weight 'ngram' needs the attribute ngram_max");
+    }
+    node.ngram_max = static_cast<int>(attr_int(attrs, "ngram_max", ctx, 2, 8));
+  }
+
   TensorDesc infer_output(Node& node, const json& attrs, const Context& ctx) {
     TensorDesc out;
     switch (node.op) {
@@ -281,6 +305,7 @@ class GraphBuilder {
           node.cls_id =
               static_cast<int32_t>(attr_int(attrs, "cls_id", ctx, 0, cfg_.vocab_size - 1));
         }
+        read_ngram_table(node, attrs, ctx);
         return {"", RowKind::Tokens, cfg_.dim};
       }
       case OpKind::LayerNorm: {

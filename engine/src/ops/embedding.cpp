@@ -1,9 +1,22 @@
 #include "ops/embedding.h"
 
+#include <algorithm>
+
 namespace skein::ops {
 
+uint32_t ngram_row(const int32_t* ids, int n, uint32_t buckets) {
+  constexpr uint32_t kFnvOffset = 2166136261u, kFnvPrime = 16777619u;
+  uint32_t h = (kFnvOffset ^ static_cast<uint32_t>(n)) * kFnvPrime;
+  for (int k = 0; k < n; ++k) h = (h ^ static_cast<uint32_t>(ids[k])) * kFnvPrime;
+  h ^= h >> 16;
+  h *= 0x45d9f3bu;
+  h ^= h >> 16;
+  return h % buckets;
+}
+
 void embedding(const int32_t* ids, std::span<const int64_t> offsets, const float* token,
-               const float* position, int64_t dim, float* y) {
+               const float* position, int64_t dim, float* y, const NgramTable& ngrams) {
+  const auto buckets = static_cast<uint32_t>(ngrams.buckets);
   for (size_t s = 0; s + 1 < offsets.size(); ++s) {
     int64_t begin = offsets[s];
     int64_t len = offsets[s + 1] - begin;
@@ -13,6 +26,13 @@ void embedding(const int32_t* ids, std::span<const int64_t> offsets, const float
       const float* pos = position + t * dim;
       float* out = y + (begin + t) * dim;
       for (int64_t c = 0; c < dim; ++c) out[c] = tok[c] + pos[c];
+      if (ngrams.rows == nullptr) continue;
+      int longest = static_cast<int>(std::min<int64_t>(ngrams.max_n, t + 1));
+      for (int n = 2; n <= longest; ++n) {
+        const float* row =
+            ngrams.rows + int64_t{ngram_row(ids + begin + t - n + 1, n, buckets)} * dim;
+        for (int64_t c = 0; c < dim; ++c) out[c] += row[c];
+      }
     }
   }
 }
