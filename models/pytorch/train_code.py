@@ -47,17 +47,18 @@ from training_loop import start_state, train as train_loop  # noqa: E402
 MAX_SEQ_LEN = 4096
 
 
-def model_config(num_classes, features):
+def model_config(num_classes, features, ngram_buckets=0, ngram_max=4, dropout=0.0):
     return {
         "vocab_size": 258, "embedding_dim": 64, "transformer_dim": 64, "transformer_hidden_dim": 128,
         "head_dim": 32, "num_head": 2, "num_layers": 2, "max_seq_len": MAX_SEQ_LEN,
         "pooling_mode": "TOKEN_MEAN", "num_classes": num_classes, "attn_type": "softmax",
-        "dropout_prob": 0.0, "attention_dropout": 0.0, "nb_features": features,
+        "dropout_prob": dropout, "attention_dropout": 0.0, "nb_features": features,
+        "ngram_buckets": ngram_buckets, "ngram_max": ngram_max,
     }
 
 
-def build_model(num_classes, features):
-    config = model_config(num_classes, features)
+def build_model(num_classes, features, **extra):
+    config = model_config(num_classes, features, **extra)
     return use_skeinformer(ModelForSC(config), features), config
 
 
@@ -66,8 +67,7 @@ def forward(model, ids, mask, offset=0):
     that positions may start at `offset`: training crops from a file's middle sit at a random
     offset, so every position embedding up to 4096 is trained."""
     enc = model.model
-    positions = torch.arange(offset, offset + ids.size(1))
-    x = enc.embeddings.dropout(enc.embeddings.word_embeddings(ids) + enc.embeddings.position_embeddings(positions)[None])
+    x = enc.embeddings(ids, offset)
     for i in range(enc.num_layers):
         x = getattr(enc, f"transformer_{i}")(x, mask)
     x = enc.norm(x) * mask[:, :, None]
@@ -143,6 +143,10 @@ def main():
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--val-every", type=float, default=6, help="minutes between validations")
     parser.add_argument("--val-files", type=int, default=500)
+    parser.add_argument("--ngram-buckets", type=int, default=0,
+                        help="rows of the hashed n-gram embedding table (0: none)")
+    parser.add_argument("--ngram-max", type=int, default=4, help="longest hashed n-gram")
+    parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from CACHE/code-lang.ckpt")
@@ -161,7 +165,8 @@ def main():
     print(f"train {len(train)} files, val {len(val)} (of the split), classes {len(classes)}", flush=True)
 
     torch.manual_seed(args.seed)
-    model, config = build_model(len(classes), args.features)
+    model, config = build_model(len(classes), args.features, ngram_buckets=args.ngram_buckets,
+                                ngram_max=args.ngram_max, dropout=args.dropout)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     ckpt_path = os.path.join(args.cache, "code-lang.ckpt")
     if args.init:
