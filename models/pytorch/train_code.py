@@ -1,13 +1,15 @@
 """Trains the default model: the reference encoder (reference.py, DESIGN.md's
 sizes: dim 64, hidden 128, 2 heads of 32, 2 layers, byte vocabulary, learned
-positions up to 4096) on source-code language identification, with Skeinformer
-attention (skeinformer.py, the reference implementation) in training.
+positions up to 4096) with a hashed byte n-gram embedding table (reference.py's
+ngram_buckets: 2-, 3- and 4-grams, 32,768 rows) on source-code language
+identification, with Skeinformer attention (skeinformer.py, the reference
+implementation) in training.
 
   /usr/bin/python3 models/pytorch/data_code.py            # once: builds CACHE/dataset.pt
-  /usr/bin/python3 models/pytorch/train_code.py --minutes 50 --out models/code-lang
+  /usr/bin/python3 models/pytorch/train_code.py --threads 1 --out DIR   # 25 minutes
 
-(the commands that trained the shipped weights, and a one-hour recipe on both cores, are in
-models/code-lang/MODEL.md, "Training")
+(the command that trained the shipped weights, and why the n-gram table, are in
+models/code-lang/MODEL.md, "Training"; --ngram-buckets 0 trains the plain reference encoder)
 
 What the engine computes is what is trained: `skein classify` feeds a file's
 first max_seq_len (4096) bytes and the model mean-pools over the file's real
@@ -135,16 +137,16 @@ def main():
     parser = argparse.ArgumentParser(description="Train the code language identification model.")
     parser.add_argument("--cache", default="/work/cache/code-lang")
     parser.add_argument("--out", default=None, help="export the best model to this directory")
-    parser.add_argument("--minutes", type=float, default=50, help="training time budget (wall clock)")
+    parser.add_argument("--minutes", type=float, default=25, help="training time budget (wall clock)")
     parser.add_argument("--features", type=int, default=64, help="Skeinformer d in training")
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--tokens", type=int, default=4096, help="max tokens per batch (long crops shrink it)")
-    parser.add_argument("--lengths", default="128,256,512,1024", help="crop lengths, one drawn per batch")
+    parser.add_argument("--tokens", type=int, default=8192, help="max tokens per batch (long crops shrink it)")
+    parser.add_argument("--lengths", default="256,512,1024,2048,4096", help="crop lengths, one drawn per batch")
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--val-every", type=float, default=6, help="minutes between validations")
+    parser.add_argument("--val-every", type=float, default=4, help="minutes between validations")
     parser.add_argument("--val-files", type=int, default=500)
-    parser.add_argument("--ngram-buckets", type=int, default=0,
-                        help="rows of the hashed n-gram embedding table (0: none)")
+    parser.add_argument("--ngram-buckets", type=int, default=32768,
+                        help="rows of the hashed n-gram embedding table (0: none, the plain reference encoder)")
     parser.add_argument("--ngram-max", type=int, default=4, help="longest hashed n-gram")
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=2)

@@ -81,6 +81,8 @@ std::string Model::describe() const {
     }
     out << ") -> " << o.name << " " << row_kind_name(o.rows) << "[" << o.width << "]";
     for (const WeightRef& w : n.weights) out << " " << w.name << shape_text(w.shape);
+    if (n.cls_id >= 0) out << " cls_id " << n.cls_id;
+    if (n.ngram_max > 0) out << " ngram_max " << n.ngram_max;
     out << "\n";
   }
   return out.str();
