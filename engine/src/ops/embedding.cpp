@@ -3,6 +3,12 @@
 #include <algorithm>
 
 namespace skein::ops {
+namespace {
+
+constexpr int64_t kPrefetchTokens = 8;
+constexpr int64_t kFloatsPerLine = 16;
+
+}  // namespace
 
 uint32_t ngram_row(const int32_t* ids, int n, uint32_t buckets) {
   constexpr uint32_t kFnvOffset = 2166136261u, kFnvPrime = 16777619u;
@@ -27,6 +33,15 @@ void embedding(const int32_t* ids, std::span<const int64_t> offsets, const float
       float* out = y + (begin + t) * dim;
       for (int64_t c = 0; c < dim; ++c) out[c] = tok[c] + pos[c];
       if (ngrams.rows == nullptr) continue;
+      // The rows are random lines of a table larger than L2: ask for a later token's rows now.
+      if (int64_t ahead = t + kPrefetchTokens; ahead < len) {
+        int reach = static_cast<int>(std::min<int64_t>(ngrams.max_n, ahead + 1));
+        for (int n = 2; n <= reach; ++n) {
+          const float* row =
+              ngrams.rows + int64_t{ngram_row(ids + begin + ahead - n + 1, n, buckets)} * dim;
+          for (int64_t c = 0; c < dim; c += kFloatsPerLine) __builtin_prefetch(row + c);
+        }
+      }
       int longest = static_cast<int>(std::min<int64_t>(ngrams.max_n, t + 1));
       for (int n = 2; n <= longest; ++n) {
         const float* row =
