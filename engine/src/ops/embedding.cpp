@@ -7,6 +7,7 @@ namespace {
 
 constexpr int64_t kPrefetchTokens = 8;
 constexpr int64_t kFloatsPerLine = 16;
+constexpr int64_t kParallelMinElements = int64_t{1} << 14;  // smaller batches run on one thread
 
 }  // namespace
 
@@ -23,10 +24,14 @@ uint32_t ngram_row(const int32_t* ids, int n, uint32_t buckets) {
 void embedding(const int32_t* ids, std::span<const int64_t> offsets, const float* token,
                const float* position, int64_t dim, float* y, const NgramTable& ngrams) {
   const auto buckets = static_cast<uint32_t>(ngrams.buckets);
+  // One parallel region for the whole batch, and no barrier between sequences: on a busy
+  // machine every region and barrier waits for the slowest thread to be scheduled.
+  const bool parallel = !offsets.empty() && offsets.back() * dim >= kParallelMinElements;
+#pragma omp parallel if (parallel)
   for (size_t s = 0; s + 1 < offsets.size(); ++s) {
     int64_t begin = offsets[s];
     int64_t len = offsets[s + 1] - begin;
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int64_t t = 0; t < len; ++t) {
       const float* tok = token + int64_t{ids[begin + t]} * dim;
       const float* pos = position + t * dim;
