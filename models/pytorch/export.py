@@ -56,6 +56,12 @@ NGRAM_KEYS = ["ngram_buckets", "ngram_max"]
 KNOWN_KEYS = set(REQUIRED_KEYS + INERT_KEYS + SKETCH_PARAMS + NGRAM_KEYS + sum(METHOD_PARAMS.values(), []))
 
 
+def ngram_table(config):
+    """(rows, longest n) of the config's n-gram table, with reference.Embeddings' defaults;
+    rows 0: no table."""
+    return config.get("ngram_buckets", 0), config.get("ngram_max", 4)
+
+
 def method_name(attn_type):
     """LRA run names carry a size suffix ("linformer-256"); the method is the part before it."""
     return re.sub(r"-\d+$", "", attn_type)
@@ -111,11 +117,11 @@ def check_config(config):
                                     "expected 'MEAN', 'TOKEN_MEAN' or 'CLS'")
     if config.get("tied_weights", False):
         raise ExportError("config", "tied_weights true is not supported (one set of weights per layer)")
-    buckets = config.get("ngram_buckets", 0)
+    buckets, longest = ngram_table(config)
     if not isinstance(buckets, int) or isinstance(buckets, bool) or not 0 <= buckets <= 1 << 31:
         raise ExportError("config", f"ngram_buckets {buckets!r}: expected an integer in [0, 2^31]")
-    if buckets and config.get("ngram_max", 4) not in range(2, 9):
-        raise ExportError("config", f"ngram_max {config['ngram_max']!r}: expected an integer in [2, 8]")
+    if buckets and longest not in range(2, 9):
+        raise ExportError("config", f"ngram_max {longest!r}: expected an integer in [2, 8]")
     return sorted(set(config) - KNOWN_KEYS)
 
 
@@ -125,8 +131,9 @@ def expected_tensors(config, dual):
     inner = config["num_head"] * config["head_dim"]
     shapes = {"model.embeddings.word_embeddings.weight": [config["vocab_size"], dim],
               "model.embeddings.position_embeddings.weight": [config["max_seq_len"], dim]}
-    if config.get("ngram_buckets", 0):
-        shapes["model.embeddings.ngram_embeddings.weight"] = [config["ngram_buckets"], dim]
+    ngram_rows = ngram_table(config)[0]
+    if ngram_rows:
+        shapes["model.embeddings.ngram_embeddings.weight"] = [ngram_rows, dim]
 
     def linear(name, n_in, n_out):
         shapes[f"{name}.weight"] = [n_out, n_in]
@@ -191,13 +198,14 @@ def build_nodes(config, dual):
         return {"weight": f"{prefix}.weight", "bias": f"{prefix}.bias"}
 
     ln = {"eps": 1e-5}  # torch.nn.LayerNorm's default, used by the reference
-    cls = {"cls_id": config["vocab_size"] - 1} if config["pooling_mode"] == "CLS" else {}
+    embed_attrs = {"cls_id": config["vocab_size"] - 1} if config["pooling_mode"] == "CLS" else {}
     embed_weights = {"token": "model.embeddings.word_embeddings.weight",
                      "position": "model.embeddings.position_embeddings.weight"}
-    if config.get("ngram_buckets", 0):
+    buckets, longest = ngram_table(config)
+    if buckets:
         embed_weights["ngram"] = "model.embeddings.ngram_embeddings.weight"
-        cls = dict(cls, ngram_max=config.get("ngram_max", 4))
-    x = add("embed", "embedding", "embed", ["ids"], embed_weights, cls)
+        embed_attrs["ngram_max"] = longest
+    x = add("embed", "embedding", "embed", ["ids"], embed_weights, embed_attrs)
     for i in range(config["num_layers"]):
         layer, p = str(i), f"model.transformer_{i}"
         h = add(f"attn_norm-{i}", "layer_norm", layer, [x], wb(f"{p}.norm1"), ln)

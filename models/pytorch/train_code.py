@@ -6,7 +6,7 @@ identification, with Skeinformer attention (skeinformer.py, the reference
 implementation) in training.
 
   /usr/bin/python3 models/pytorch/data_code.py            # once: builds CACHE/dataset.pt
-  /usr/bin/python3 models/pytorch/train_code.py --threads 1 --out DIR   # 25 minutes
+  /usr/bin/python3 models/pytorch/train_code.py --out DIR   # 25 minutes on 2 threads
 
 (the command that trained the shipped weights, and why the n-gram table, are in
 models/code-lang/MODEL.md, "Training"; --ngram-buckets 0 trains the plain reference encoder)
@@ -49,7 +49,7 @@ from training_loop import start_state, train as train_loop  # noqa: E402
 MAX_SEQ_LEN = 4096
 
 
-def model_config(num_classes, features, ngram_buckets=0, ngram_max=4, dropout=0.0):
+def model_config(num_classes, features, ngram_buckets, ngram_max, dropout):
     return {
         "vocab_size": 258, "embedding_dim": 64, "transformer_dim": 64, "transformer_hidden_dim": 128,
         "head_dim": 32, "num_head": 2, "num_layers": 2, "max_seq_len": MAX_SEQ_LEN,
@@ -59,8 +59,8 @@ def model_config(num_classes, features, ngram_buckets=0, ngram_max=4, dropout=0.
     }
 
 
-def build_model(num_classes, features, **extra):
-    config = model_config(num_classes, features, **extra)
+def build_model(num_classes, features, ngram_buckets, ngram_max, dropout):
+    config = model_config(num_classes, features, ngram_buckets, ngram_max, dropout)
     return use_skeinformer(ModelForSC(config), features), config
 
 
@@ -167,8 +167,7 @@ def main():
     print(f"train {len(train)} files, val {len(val)} (of the split), classes {len(classes)}", flush=True)
 
     torch.manual_seed(args.seed)
-    model, config = build_model(len(classes), args.features, ngram_buckets=args.ngram_buckets,
-                                ngram_max=args.ngram_max, dropout=args.dropout)
+    model, config = build_model(len(classes), args.features, args.ngram_buckets, args.ngram_max, args.dropout)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     ckpt_path = os.path.join(args.cache, "code-lang.ckpt")
     if args.init:
